@@ -1,0 +1,1 @@
+"""Passwords, access and refresh tokens, roles, and the request's viewer."""

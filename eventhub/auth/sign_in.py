@@ -1,0 +1,93 @@
+"""Register, log in, refresh and log out: each returns tokens or raises a DomainError.
+
+Every outcome that matters to security (success, failure, token reuse,
+logout) is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.auth import refresh_tokens
+from eventhub.auth.access_tokens import AccessTokenCodec
+from eventhub.auth.passwords import PasswordHasher
+from eventhub.models import User
+from eventhub.services import audit, users
+from eventhub.services.errors import InvalidCredentials, TokenReused
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    user: User
+
+
+@dataclass(frozen=True)
+class Authenticator:
+    """What sign-in needs from the app: the hasher, the token codec and refresh TTL."""
+
+    hasher: PasswordHasher
+    codec: AccessTokenCodec
+    refresh_ttl: int
+
+    async def register(
+        self, session: AsyncSession, data: users.Registration, actor: audit.Actor
+    ) -> TokenPair:
+        data = users.validate_registration(data)
+        password_hash = await self.hasher.hash(data.password)
+        user = await users.create_user(session, data, password_hash, actor)
+        return await self._issue(session, user)
+
+    async def login(
+        self, session: AsyncSession, email: str, password: str, actor: audit.Actor
+    ) -> TokenPair:
+        user = await users.find_by_email(session, email)
+        if user is None:
+            await self.hasher.verify_nobody(password)
+        ok = user is not None and await self.hasher.verify(user.password_hash, password)
+        if user is None or not ok or not user.is_active:
+            await audit.record_now(
+                session, audit.Actor(user.id if user else None, actor.ip), "auth.login_failed",
+                target_type="User", target_id=user.id if user else None,
+                details={"email": users.normalize_email(email)[:254],
+                         "reason": "inactive" if ok else "bad credentials"},
+            )
+            raise InvalidCredentials("email or password is incorrect")
+        audit.record(session, audit.Actor(user.id, actor.ip), "auth.login", target_type="User",
+                     target_id=user.id)
+        return await self._issue(session, user)
+
+    async def refresh(self, session: AsyncSession, token: str, actor: audit.Actor) -> TokenPair:
+        try:
+            rotation = await refresh_tokens.rotate(session, token, self.refresh_ttl)
+        except TokenReused:
+            await audit.record_now(session, actor, "auth.token_reuse", target_type="RefreshToken")
+            raise
+        user = await users.get_user(session, rotation.user_id)
+        if user is None or not user.is_active:
+            await session.rollback()
+            raise InvalidCredentials("this account is deactivated")
+        access, expires_at = self.codec.issue(user.id or 0, user.role_set)
+        await session.commit()
+        return TokenPair(access, expires_at, rotation.new_token, user)
+
+    async def logout(self, session: AsyncSession, token: str, actor: audit.Actor) -> bool:
+        user_id = await refresh_tokens.revoke(session, token)
+        if user_id is None:
+            return False
+        audit.record(session, audit.Actor(user_id, actor.ip), "auth.logout", target_type="User",
+                     target_id=user_id)
+        await session.commit()
+        return True
+
+    async def _issue(self, session: AsyncSession, user: User) -> TokenPair:
+        assert user.id is not None
+        refresh = refresh_tokens.issue(session, user.id, self.refresh_ttl)
+        access, expires_at = self.codec.issue(user.id, user.role_set)
+        await session.commit()
+        return TokenPair(access, expires_at, refresh, user)

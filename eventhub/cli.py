@@ -1,0 +1,97 @@
+"""The `eventhub` command: serve, db upgrade, create-admin, demo, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from eventhub.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"eventhub: bad configuration: {error}", file=sys.stderr)
+        return 2
+    return int(args.handler(settings, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventhub", description="EventHub ticketing API")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply Alembic migrations").set_defaults(handler=_upgrade)
+
+    admin = commands.add_parser("create-admin", help="create (or promote) an admin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--name", default="Admin")
+    admin.set_defaults(handler=_create_admin)
+
+    commands.add_parser("demo", help="load demo data and print the logins").set_defaults(handler=_demo)
+    commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=_schema)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from eventhub.models.migrate import upgrade_database
+
+    upgrade_database(settings.database_url)
+    uvicorn.run(
+        "eventhub.web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from eventhub.models.migrate import upgrade_database
+
+    upgrade_database(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from eventhub.cli_tasks import create_admin
+
+    return asyncio.run(create_admin(settings, args.email, args.password, args.name))
+
+
+def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from eventhub.cli_tasks import load_demo
+
+    return asyncio.run(load_demo(settings))
+
+
+def _schema(settings: Settings, _args: argparse.Namespace) -> int:
+    from eventhub.schema.schema import build_schema
+
+    print(build_schema(settings).as_str())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

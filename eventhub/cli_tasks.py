@@ -1,0 +1,44 @@
+"""What the `eventhub` commands do beyond serving: admins and demo data."""
+
+from __future__ import annotations
+
+import sys
+
+from eventhub.models.migrate import upgrade_database_async
+from eventhub.services import users
+from eventhub.services.errors import DomainError
+from eventhub.settings import Settings
+from eventhub.web.app import build_state
+
+
+async def create_admin(settings: Settings, email: str, password: str, name: str) -> int:
+    await upgrade_database_async(settings.database_url)
+    state = build_state(settings)
+    try:
+        data = users.validate_registration(users.Registration(email, password, name))
+        password_hash = await state.authenticator.hasher.hash(data.password)
+        async with state.session_factory() as session:
+            user, created = await users.ensure_admin(session, data, password_hash)
+    except DomainError as error:
+        print(f"eventhub: {error.field or 'input'}: {error.message}", file=sys.stderr)
+        return 2
+    finally:
+        await state.engine.dispose()
+    print(f"{'created' if created else 'promoted'} admin {user.email}")
+    return 0
+
+
+async def load_demo(settings: Settings) -> int:
+    from eventhub.demo import load_demo_data
+
+    await upgrade_database_async(settings.database_url)
+    state = build_state(settings)
+    try:
+        async with state.session_factory() as session:
+            logins = await load_demo_data(session, state.authenticator.hasher)
+    finally:
+        await state.engine.dispose()
+    print("Demo data loaded. Sign in with:")
+    for role, (email, password) in logins.items():
+        print(f"  {role:<10} {email:<28} {password}")
+    return 0

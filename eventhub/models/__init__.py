@@ -1,0 +1,22 @@
+"""SQLModel tables, one module per aggregate. Importing this registers them all."""
+
+from eventhub.models.audit import AuditEntry
+from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
+from eventhub.models.orders import Order, OrderItem
+from eventhub.models.payments import ProcessedProviderEvent
+from eventhub.models.tickets import Ticket
+from eventhub.models.users import RefreshToken, User
+
+__all__ = [
+    "AuditEntry",
+    "Event",
+    "EventStaff",
+    "Order",
+    "OrderItem",
+    "ProcessedProviderEvent",
+    "PromoCode",
+    "RefreshToken",
+    "Ticket",
+    "TicketType",
+    "User",
+]

@@ -1,0 +1,102 @@
+"""The async engine and session factory: the one place connections are made.
+
+SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE`, so that several worker
+processes writing at once wait for each other instead of failing with
+"database is locked" half-way through a booking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(database_url)
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "eventhub"}},
+    )
+
+
+def _sqlite_engine(database_url: str) -> AsyncEngine:
+    # NullPool: aiosqlite runs each connection on its own thread; opening one is cheap
+    # and a file database shared by worker processes must not keep stale handles.
+    engine = create_async_engine(
+        database_url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _serialized(method: F) -> F:
+    @functools.wraps(method)
+    async def wrapper(self: SerializedSession, *args: Any, **kwargs: Any) -> Any:
+        async with self.io_lock:
+            return await method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class SerializedSession(AsyncSession):
+    """An AsyncSession safe to share between resolvers that GraphQL runs concurrently.
+
+    Sibling root fields of a query resolve at the same time; an AsyncSession
+    allows one operation at a time, so each I/O call waits its turn.
+    (`scalars` and `stream_scalars` go through `execute` and `stream`.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.io_lock = asyncio.Lock()
+
+    execute = _serialized(AsyncSession.execute)
+    scalar = _serialized(AsyncSession.scalar)
+    get = _serialized(AsyncSession.get)
+    get_one = _serialized(AsyncSession.get_one)
+    stream = _serialized(AsyncSession.stream)
+    delete = _serialized(AsyncSession.delete)
+    merge = _serialized(AsyncSession.merge)
+    flush = _serialized(AsyncSession.flush)
+    refresh = _serialized(AsyncSession.refresh)
+    commit = _serialized(AsyncSession.commit)
+    rollback = _serialized(AsyncSession.rollback)
+    close = _serialized(AsyncSession.close)
+    run_sync = _serialized(AsyncSession.run_sync)
+    connection = _serialized(AsyncSession.connection)
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        engine, class_=SerializedSession, expire_on_commit=False, autoflush=False
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations; `eventhub.models.migrate` runs them."""

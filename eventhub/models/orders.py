@@ -1,0 +1,74 @@
+"""Orders and their line items. Prices are stored as charged, never recomputed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from eventhub.models.base import UTCDateTime, utc_now
+
+ORDER_STATUSES = ("PENDING", "PAID", "EXPIRED", "CANCELLED", "REFUNDED")
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "idempotency_key", name="uq_orders_buyer_idempotency"),
+        CheckConstraint(
+            "status IN ('PENDING', 'PAID', 'EXPIRED', 'CANCELLED', 'REFUNDED')", name="status"
+        ),
+        CheckConstraint(
+            "subtotal_minor >= 0 AND discount_minor >= 0 AND total_minor >= 0", name="money"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("events.id", ondelete="RESTRICT"), index=True, nullable=False)
+    )
+    buyer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False)
+    )
+    status: str = Field(default="PENDING", max_length=16, index=True)
+    promo_code_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("promo_codes.id", ondelete="RESTRICT"), index=True),
+    )
+    promo_code: str | None = Field(default=None, max_length=64)
+    currency: str = Field(max_length=3)
+    subtotal_minor: int
+    discount_minor: int = Field(default=0)
+    total_minor: int
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    payment_provider: str = Field(default="offline", max_length=16)
+    payment_intent_id: str | None = Field(default=None, max_length=255, unique=True)
+    payment_client_secret: str | None = Field(default=None, max_length=255)
+    payment_status: str = Field(default="none", max_length=32)
+    refund_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+
+
+class OrderItem(SQLModel, table=True):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("unit_price_minor >= 0 AND unit_discount_minor >= 0", name="money"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    ticket_type_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("ticket_types.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
+    )
+    quantity: int
+    unit_price_minor: int
+    unit_discount_minor: int = Field(default=0)

@@ -1,0 +1,1 @@
+"""Thin glue from GraphQL arguments to services, and the per-request dataloaders."""

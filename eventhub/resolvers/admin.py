@@ -1,0 +1,46 @@
+"""Admin oversight: users, their roles and the audit trail."""
+
+from __future__ import annotations
+
+from eventhub.models import AuditEntry, User
+from eventhub.resolvers.context import RequestContext
+from eventhub.resolvers.ids import decode_id
+from eventhub.resolvers.paging import after_id, page_size
+from eventhub.resolvers.results import Result, attempt
+from eventhub.services import audit, users
+from eventhub.services.errors import NotFound
+from eventhub.services.pagination import Page
+
+
+async def list_users(
+    ctx: RequestContext, first: int, after: str | None, search: str | None
+) -> Page[User]:
+    return await users.list_users(
+        ctx.session, limit=page_size(first), after_id=after_id(after), search=search
+    )
+
+
+async def set_roles(ctx: RequestContext, user_id: str, roles: list[str]) -> Result[User]:
+    pk = decode_id(user_id, "User")
+    if pk is None:
+        return Result(error=NotFound("no such user", field="userId"))
+    return await attempt(users.set_roles(ctx.session, pk, roles, await ctx.actor()))
+
+
+async def deactivate(ctx: RequestContext, user_id: str) -> Result[User]:
+    pk = decode_id(user_id, "User")
+    if pk is None:
+        return Result(error=NotFound("no such user", field="userId"))
+    return await attempt(users.deactivate(ctx.session, pk, await ctx.actor()))
+
+
+async def audit_log(
+    ctx: RequestContext, first: int, after: str | None, action: str | None, actor_id: str | None
+) -> Page[AuditEntry]:
+    actor_pk = decode_id(actor_id, "User") if actor_id else None
+    if actor_id and actor_pk is None:
+        return Page(items=[], total=0, has_next=False)
+    return await audit.list_entries(
+        ctx.session, limit=page_size(first), before_id=after_id(after), action=action,
+        actor_id=actor_pk,
+    )

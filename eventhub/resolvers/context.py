@@ -1,0 +1,92 @@
+"""The per-request context every resolver receives.
+
+The database session is opened lazily on first use and closed by the web
+layer when the response is sent, so a request that needs no database never
+takes a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+
+from eventhub.auth.access_tokens import AccessTokenCodec
+from eventhub.auth.sign_in import Authenticator
+from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
+from eventhub.resolvers.loaders import Loaders
+from eventhub.services import audit
+from eventhub.settings import Settings
+
+
+@dataclass(eq=False)
+class AppState:
+    """Long-lived objects made once per process by the web app."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    codec: AccessTokenCodec
+    authenticator: Authenticator
+
+
+@dataclass(eq=False)
+class RequestContext:
+    app: AppState
+    request: HTTPConnection
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    _session: AsyncSession | None = None
+    _viewer: Viewer | None = None
+    _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.app.session_factory()
+        return self._session
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.session)
+
+    @property
+    def ip(self) -> str | None:
+        client = self.request.client
+        return client.host if client else None
+
+    async def viewer(self) -> Viewer:
+        """Resolved once; from the Authorization header, or the WebSocket connection_init payload."""
+        async with self._viewer_lock:
+            if self._viewer is None:
+                self._viewer = await resolve_viewer(
+                    self.session, self.app.codec, bearer_token(self._authorization())
+                )
+            return self._viewer
+
+    async def actor(self) -> audit.Actor:
+        viewer = await self.viewer()
+        return audit.Actor(viewer.user_id, self.ip, viewer.roles)
+
+    def _authorization(self) -> str | None:
+        if self.connection_params is not None:
+            value = self.connection_params.get("authorization") or self.connection_params.get(
+                "Authorization"
+            )
+            return value if isinstance(value, str) else None
+        return self.request.headers.get("authorization")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

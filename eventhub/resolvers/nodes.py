@@ -1,0 +1,26 @@
+"""`node(id)`: any object by its global id, if the viewer may see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventhub.models import AuditEntry, User
+from eventhub.resolvers.context import RequestContext
+from eventhub.resolvers.ids import parse_id
+
+
+async def resolve_node(ctx: RequestContext, global_id: str) -> tuple[str, Any] | None:
+    parsed = parse_id(global_id)
+    if parsed is None:
+        return None
+    kind, pk = parsed
+    viewer = await ctx.viewer()
+    if kind == "User":
+        # A user is visible to themself and to admins: emails are personal data.
+        if viewer.user_id == pk or "ADMIN" in viewer.roles:
+            return kind, await ctx.loaders.user.load(pk)
+        return None
+    if kind == "AuditEntry" and "ADMIN" in viewer.roles:
+        entry = await ctx.session.get(AuditEntry, pk)
+        return (kind, entry) if entry else None
+    return None

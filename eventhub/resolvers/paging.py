@@ -1,0 +1,28 @@
+"""Arguments shared by every connection: `first` (1..100) and an opaque `after` cursor."""
+
+from __future__ import annotations
+
+from eventhub.resolvers.ids import decode_cursor, encode_cursor
+from eventhub.resolvers.results import BadUserInput
+
+MAX_PAGE = 100
+
+
+def page_size(first: int) -> int:
+    if not 1 <= first <= MAX_PAGE:
+        raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}")
+    return first
+
+
+def id_cursor(pk: int | None) -> str:
+    return encode_cursor("id", pk)
+
+
+def after_id(after: str | None) -> int | None:
+    """The primary key behind a cursor made by `id_cursor`."""
+    if after is None:
+        return None
+    parts = decode_cursor(after, 2)
+    if parts is None or parts[0] != "id" or not parts[1].isdigit():
+        raise BadUserInput("`after` is not a cursor from this connection")
+    return int(parts[1])

@@ -1,0 +1,29 @@
+"""Outcomes handed to the schema: a value, or the domain error to show as a UserError."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from eventhub.services.errors import DomainError
+
+T = TypeVar("T")
+
+
+class BadUserInput(Exception):
+    """A malformed argument (bad cursor, `first` out of range): a GraphQL error, not data."""
+
+
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    value: T | None = None
+    error: DomainError | None = None
+
+
+async def attempt(work: Awaitable[T]) -> Result[T]:
+    """Run a service call, turning its expected failures into data."""
+    try:
+        return Result(value=await work)
+    except DomainError as error:
+        return Result(error=error)

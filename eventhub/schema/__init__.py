@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, the role directive and the Schema with its extensions."""

@@ -1,0 +1,35 @@
+"""The one mechanism that enforces `@requiresRole`: resolvers never check roles by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from eventhub.schema.directives import RequiresRole, Role
+
+
+class HasRole(BasePermission):
+    """Refuses with UNAUTHENTICATED (no valid token) or FORBIDDEN (no matching role)."""
+
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.roles = frozenset(role.value for role in roles)
+        self._schema_directive = RequiresRole(roles=list(roles))
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = await info.context.viewer()
+        if not viewer.is_authenticated:
+            message = viewer.problem or "sign in to do this"
+            raise GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+        if not viewer.has_any_role(self.roles):
+            needed = " or ".join(sorted(self.roles))
+            raise GraphQLError(f"requires the role {needed}", extensions={"code": "FORBIDDEN"})
+        return True
+
+
+def requires_role(*roles: Role) -> list[FieldExtension]:
+    """Field extensions that enforce the roles and print `@requiresRole` in the SDL."""
+    return [PermissionExtension(permissions=[HasRole(roles)], use_directives=True)]

@@ -1,0 +1,69 @@
+"""The Schema: root types merged from each domain, with caching, limits and error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionResult
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
+from strawberry.types import Info
+
+from eventhub.resolvers import nodes
+from eventhub.schema.accounts import AccountMutation, AccountQuery
+from eventhub.schema.admin import AdminMutation, AdminQuery
+from eventhub.schema.audit import AuditEntry
+from eventhub.schema.common import Node
+from eventhub.schema.errors import classify_all
+from eventhub.schema.limits import Limits, QueryLimitsExtension
+from eventhub.schema.users import User
+from eventhub.settings import Settings
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        found = await nodes.resolve_node(info.context, id)
+        if found is None:
+            return None
+        kind, row = found
+        if kind == "User":
+            return User.from_row(row)
+        if kind == "AuditEntry":
+            return AuditEntry.from_row(row)
+        return None
+
+
+Query = merge_types("Query", (NodeQuery, AccountQuery, AdminQuery))
+Mutation = merge_types("Mutation", (AccountMutation, AdminMutation))
+
+
+class EventHubSchema(strawberry.Schema):
+    """Every error leaves with an extensions.code, whichever path produced it."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        result.errors = classify_all(result.errors, context)
+        return result
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Unexpected errors are logged once, with the request id, by `classify`."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_cost=settings.max_query_cost,
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+    )
+    return EventHubSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[User, AuditEntry],
+        extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512), QueryLimitsExtension(limits)],
+    )

@@ -1,0 +1,1 @@
+"""Business rules, free of HTTP and GraphQL. Each module owns one concern."""

@@ -1,0 +1,83 @@
+"""The audit trail: every sensitive action appends one entry, and nothing edits them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import AuditEntry
+from eventhub.services.pagination import Page, fetch_page
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it and from where; `user_id` None means the system (sweeper, webhooks)."""
+
+    user_id: int | None = None
+    ip: str | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return "ADMIN" in self.roles
+
+
+SYSTEM = Actor()
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: object = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an entry to the caller's transaction, so it commits (or not) with the change."""
+    entry = AuditEntry(
+        actor_id=actor.user_id,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        ip=actor.ip,
+        details=json.dumps(dict(details), default=str, sort_keys=True) if details else None,
+    )
+    session.add(entry)
+    return entry
+
+
+async def record_now(
+    session: AsyncSession, actor: Actor, action: str, **kwargs: Any
+) -> None:
+    """Append and commit at once: for outcomes (failed login, token reuse) that change nothing else."""
+    record(session, actor, action, **kwargs)
+    await session.commit()
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    action: str | None = None,
+    actor_id: int | None = None,
+) -> Page[AuditEntry]:
+    """Newest first, keyset-paginated by id."""
+    conditions = []
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if actor_id is not None:
+        conditions.append(AuditEntry.actor_id == actor_id)
+    return await fetch_page(
+        session,
+        AuditEntry,
+        conditions=conditions,
+        after=None if before_id is None else AuditEntry.id < before_id,  # type: ignore[operator]
+        order_by=[AuditEntry.id.desc()],  # type: ignore[union-attr]
+        limit=limit,
+    )

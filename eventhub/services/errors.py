@@ -1,0 +1,62 @@
+"""Domain errors raised by services; the API maps each to a UserError code in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected business outcome the caller must be told about."""
+
+    code = "VALIDATION"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    code = "VALIDATION"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class SoldOut(DomainError):
+    code = "SOLD_OUT"
+
+
+class SalesClosed(DomainError):
+    code = "SALES_CLOSED"
+
+
+class PromoInvalid(DomainError):
+    code = "PROMO_INVALID"
+
+
+class PromoExhausted(DomainError):
+    code = "PROMO_EXHAUSTED"
+
+
+class EmailTaken(DomainError):
+    code = "EMAIL_TAKEN"
+
+
+class InvalidCredentials(DomainError):
+    code = "INVALID_CREDENTIALS"
+
+
+class TokenReused(DomainError):
+    code = "TOKEN_REUSED"
+
+
+class NotRefundable(DomainError):
+    code = "NOT_REFUNDABLE"
+
+
+class PermissionDenied(Exception):
+    """The viewer may not touch this object: an authorization failure, not a business outcome."""

@@ -1,0 +1,195 @@
+"""Accounts: who may register, with which roles, and what admins may change."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import RefreshToken, User
+from eventhub.models.users import ROLES
+from eventhub.services import audit
+from eventhub.services.errors import EmailTaken, NotFound, ValidationFailed
+from eventhub.services.pagination import Page, fetch_page
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+SELF_ASSIGNABLE_ROLES = frozenset({"CUSTOMER", "ORGANIZER"})
+
+
+@dataclass(frozen=True)
+class Registration:
+    email: str
+    password: str
+    name: str
+    as_organizer: bool = False
+    birth_year: int | None = None
+    country: str | None = None
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_policy(password: str, email: str) -> None:
+    """At least 10 characters and not the email (or its local part), any case."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must be at most {MAX_PASSWORD_LENGTH} characters", field="password"
+        )
+    lowered = password.strip().lower()
+    email = normalize_email(email)
+    if lowered in (email, email.split("@", 1)[0]):
+        raise ValidationFailed("password must not be your email address", field="password")
+
+
+def validate_registration(data: Registration) -> Registration:
+    """Return the registration normalized, or raise ValidationFailed naming the field."""
+    email = normalize_email(data.email)
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise ValidationFailed("email is not a valid address", field="email")
+    name = data.name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("name must be 1 to 200 characters", field="name")
+    check_password_policy(data.password, email)
+    this_year = datetime.now(UTC).year
+    if data.birth_year is not None and not (1900 <= data.birth_year <= this_year):
+        raise ValidationFailed(f"birthYear must be between 1900 and {this_year}", field="birthYear")
+    country = data.country.strip().upper() if data.country else None
+    if country is not None and not _COUNTRY.match(country):
+        raise ValidationFailed("country must be an ISO 3166-1 alpha-2 code", field="country")
+    return Registration(email, data.password, name, data.as_organizer, data.birth_year, country)
+
+
+async def create_user(
+    session: AsyncSession, data: Registration, password_hash: str, actor: audit.Actor
+) -> User:
+    """Insert a validated registration; the unique email index decides races."""
+    roles = ["CUSTOMER", "ORGANIZER"] if data.as_organizer else ["CUSTOMER"]
+    user = User(
+        email=data.email,
+        name=data.name,
+        password_hash=password_hash,
+        roles=",".join(roles),
+        birth_year=data.birth_year,
+        country=data.country,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise EmailTaken("an account with this email already exists", field="email") from None
+    audit.record(
+        session, audit.Actor(user.id, actor.ip), "user.register", target_type="User",
+        target_id=user.id, details={"roles": roles},
+    )
+    await session.commit()
+    return user
+
+
+async def find_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.scalars(select(User).where(User.email == normalize_email(email)))
+    return result.first()
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+def normalize_roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValidationFailed(f"unknown roles: {', '.join(unknown)}", field="roles")
+    return [r for r in ROLES if r in roles]  # canonical order, no duplicates
+
+
+async def set_roles(
+    session: AsyncSession, user_id: int, roles: list[str], actor: audit.Actor
+) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", field="userId")
+    before = user.roles
+    user.roles = ",".join(normalize_roles(roles))
+    audit.record(
+        session, actor, "user.set_roles", target_type="User", target_id=user_id,
+        details={"before": before.split(",") if before else [], "after": user.roles.split(",")},
+    )
+    await session.commit()
+    return user
+
+
+async def deactivate(session: AsyncSession, user_id: int, actor: audit.Actor) -> User:
+    """Deactivate and revoke every refresh token, so no session of theirs survives."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", field="userId")
+    if user.is_active:
+        now = datetime.now(UTC)
+        user.is_active = False
+        user.deactivated_at = now
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            .values(revoked_at=now)
+        )
+        audit.record(session, actor, "user.deactivate", target_type="User", target_id=user_id)
+        await session.commit()
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, after_id: int | None, search: str | None
+) -> Page[User]:
+    conditions = []
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        conditions.append(
+            or_(User.email.like(pattern), func.lower(User.name).like(pattern))  # type: ignore[attr-defined]
+        )
+    return await fetch_page(
+        session,
+        User,
+        conditions=conditions,
+        after=None if after_id is None else User.id > after_id,  # type: ignore[operator]
+        order_by=[User.id],
+        limit=limit,
+    )
+
+
+async def load_users(session: AsyncSession, ids: list[int]) -> list[User | None]:
+    """Batch load for dataloaders, in the order asked."""
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))  # type: ignore[union-attr]
+    by_id = {u.id: u for u in rows}
+    return [by_id.get(i) for i in ids]
+
+
+async def ensure_admin(
+    session: AsyncSession, data: Registration, password_hash: str
+) -> tuple[User, bool]:
+    """Create an admin, or add ADMIN to an existing account; (user, created)."""
+    existing = await find_by_email(session, data.email)
+    if existing is not None:
+        existing.roles = ",".join(normalize_roles([*existing.role_set, "ADMIN"]))
+        audit.record(session, audit.SYSTEM, "user.promote_admin", target_type="User",
+                     target_id=existing.id)
+        await session.commit()
+        return existing, False
+    user = User(email=data.email, name=data.name, password_hash=password_hash,
+                roles="CUSTOMER,ADMIN")
+    session.add(user)
+    await session.flush()
+    audit.record(session, audit.SYSTEM, "user.create_admin", target_type="User", target_id=user.id)
+    await session.commit()
+    return user, True

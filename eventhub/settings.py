@@ -1,0 +1,150 @@
+"""The one place EventHub reads its configuration from the environment.
+
+Every other module receives a `Settings` object; nothing else reads
+`os.environ`. Secrets that are not configured are generated once into files
+beside the working directory so that a restart keeps tokens and QR codes valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger("eventhub.settings")
+
+SECRET_FILE = Path(".eventhub-secret")
+TICKET_KEY_FILE = Path(".eventhub-ticket-key.pem")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
+_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+class SettingsError(Exception):
+    """A configuration value is unusable; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EVENTHUB_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./eventhub.db"
+    secret_key: str = ""
+    ticket_signing_key: str = ""
+    access_token_ttl: int = Field(900, ge=10)
+    refresh_token_ttl: int = Field(1_209_600, ge=60)
+    hold_seconds: int = Field(600, ge=1)
+    payment_provider: Literal["offline", "stripe"] = "offline"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    max_query_cost: int = Field(1000, ge=1)
+    max_query_depth: int = Field(10, ge=1)
+    max_query_aliases: int = Field(30, ge=1)
+    max_query_tokens: int = Field(2000, ge=50)
+    rate_limit: str = "600/minute"
+    upload_dir: Path = Path("./uploads")
+    max_upload_bytes: int = Field(5_242_880, ge=1)
+    max_tickets_per_tier: int = Field(10, ge=1)
+    sweep_interval_seconds: float = Field(2.0, gt=0)
+    db_pool_size: int = Field(10, ge=1)
+    # Argon2 cost: the defaults are argon2-cffi's RFC 9106 low-memory profile.
+    password_hash_time_cost: int = Field(3, ge=1)
+    password_hash_memory_kib: int = Field(65536, ge=8)
+    password_hash_concurrency: int = Field(2, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_format(cls, value: str) -> str:
+        if not _RATE.match(value):
+            raise ValueError("must look like 600/minute (per second, minute or hour)")
+        return value
+
+    @model_validator(mode="after")
+    def _stripe_needs_keys(self) -> Settings:
+        if self.payment_provider == "stripe":
+            if not self.stripe_secret_key:
+                raise ValueError("EVENTHUB_STRIPE_SECRET_KEY is required when the provider is stripe")
+            if not self.stripe_webhook_secret:
+                raise ValueError(
+                    "EVENTHUB_STRIPE_WEBHOOK_SECRET is required when the provider is stripe"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limit_per_second(self) -> tuple[int, int]:
+        """(requests, period in seconds) of EVENTHUB_RATE_LIMIT."""
+        match = _RATE.match(self.rate_limit)
+        assert match is not None
+        return int(match.group(1)), _PERIOD_SECONDS[match.group(2)]
+
+    def with_generated_secrets(self) -> Settings:
+        """Fill missing secrets from (or into) their files, warning once when generating."""
+        updates: dict[str, str] = {}
+        if not self.secret_key:
+            updates["secret_key"] = _read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
+        if not self.ticket_signing_key:
+            updates["ticket_signing_key"] = _read_or_create(TICKET_KEY_FILE, _new_ed25519_pem)
+        return self.model_copy(update=updates) if updates else self
+
+
+def _new_ed25519_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _read_or_create(path: Path, make: object) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    assert callable(make)
+    value: str = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    logger.warning("generated a new secret into %s; set it in the environment for production", path)
+    return value
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the variable, for a start-up that must stop."""
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"EVENTHUB_{str(loc[0]).upper()}: {message}" if loc else message
+
+
+def load_settings() -> Settings:
+    """Read and validate settings, raising SettingsError with one clear line."""
+    try:
+        return Settings().with_generated_secrets()
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

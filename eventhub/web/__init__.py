@@ -1,0 +1,1 @@
+"""The Starlette app: routes, webhooks, QR images, health, metrics, dashboard."""

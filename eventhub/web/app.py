@@ -1,0 +1,64 @@
+"""Builds the Starlette application; `create_app` is what uvicorn serves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from eventhub.auth.access_tokens import AccessTokenCodec
+from eventhub.auth.passwords import PasswordHasher
+from eventhub.auth.sign_in import Authenticator
+from eventhub.models.database import create_engine, create_session_factory
+from eventhub.resolvers.context import AppState
+from eventhub.schema.schema import build_schema
+from eventhub.settings import Settings, get_settings
+from eventhub.web.graphql_view import EventHubGraphQL
+from eventhub.web.health import healthz, readyz
+
+logger = logging.getLogger("eventhub")
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    codec = AccessTokenCodec(settings.secret_key, settings.access_token_ttl)
+    hasher = PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_kib=settings.password_hash_memory_kib,
+        concurrency=settings.password_hash_concurrency,
+    )
+    return AppState(
+        settings=settings,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        codec=codec,
+        authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    state = build_state(settings)
+    graphql = EventHubGraphQL(build_schema(settings), state)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.eventhub = state
+    return app
