@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -65,5 +66,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[User, AuditEntry],
-        extensions=[ParserCache(maxsize=512), ValidationCache(maxsize=512), QueryLimitsExtension(limits)],
+        # Factories, not instances: an extension holds its request's execution context.
+        extensions=[
+            partial(ParserCache, maxsize=512),
+            partial(ValidationCache, maxsize=512),
+            partial(QueryLimitsExtension, limits),
+        ],
     )
