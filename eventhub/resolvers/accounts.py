@@ -11,17 +11,17 @@ from eventhub.services import users
 
 async def register(ctx: RequestContext, data: users.Registration) -> Result[TokenPair]:
     actor = await ctx.actor()
-    return await attempt(ctx.app.authenticator.register(ctx.session, data, actor))
+    return await attempt(lambda: ctx.app.authenticator.register(ctx.session, data, actor))
 
 
 async def login(ctx: RequestContext, email: str, password: str) -> Result[TokenPair]:
     actor = await ctx.actor()
-    return await attempt(ctx.app.authenticator.login(ctx.session, email, password, actor))
+    return await attempt(lambda: ctx.app.authenticator.login(ctx.session, email, password, actor))
 
 
 async def refresh(ctx: RequestContext, token: str) -> Result[TokenPair]:
     actor = await ctx.actor()
-    return await attempt(ctx.app.authenticator.refresh(ctx.session, token, actor))
+    return await attempt(lambda: ctx.app.authenticator.refresh(ctx.session, token, actor))
 
 
 async def logout(ctx: RequestContext, token: str) -> bool:

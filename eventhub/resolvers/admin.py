@@ -20,18 +20,21 @@ async def list_users(
     )
 
 
-async def set_roles(ctx: RequestContext, user_id: str, roles: list[str]) -> Result[User]:
+def _user_pk(user_id: str) -> int:
     pk = decode_id(user_id, "User")
     if pk is None:
-        return Result(error=NotFound("no such user", field="userId"))
-    return await attempt(users.set_roles(ctx.session, pk, roles, await ctx.actor()))
+        raise NotFound("no such user", field="userId")
+    return pk
+
+
+async def set_roles(ctx: RequestContext, user_id: str, roles: list[str]) -> Result[User]:
+    actor = await ctx.actor()
+    return await attempt(lambda: users.set_roles(ctx.session, _user_pk(user_id), roles, actor))
 
 
 async def deactivate(ctx: RequestContext, user_id: str) -> Result[User]:
-    pk = decode_id(user_id, "User")
-    if pk is None:
-        return Result(error=NotFound("no such user", field="userId"))
-    return await attempt(users.deactivate(ctx.session, pk, await ctx.actor()))
+    actor = await ctx.actor()
+    return await attempt(lambda: users.deactivate(ctx.session, _user_pk(user_id), actor))
 
 
 async def audit_log(

@@ -21,6 +21,8 @@ from eventhub.auth.sign_in import Authenticator
 from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
+from eventhub.services.payments import PaymentProvider
+from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings
 
 
@@ -33,6 +35,8 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     codec: AccessTokenCodec
     authenticator: Authenticator
+    provider: PaymentProvider
+    signer: TicketSigner
 
 
 @dataclass(eq=False)

@@ -5,14 +5,29 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from eventhub.models import User
-from eventhub.services import users
+from eventhub.models import Event, OrderItem, Ticket, TicketType, User
+from eventhub.services import catalog, order_history, users
 
 
 class Loaders:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self.user: DataLoader[int, User | None] = DataLoader(load_fn=self._load_users)
+    """One instance per request; each loader issues one query per batch of keys."""
 
-    async def _load_users(self, ids: list[int]) -> list[User | None]:
-        return await users.load_users(self._session, ids)
+    def __init__(self, session: AsyncSession) -> None:
+        self.user: DataLoader[int, User | None] = DataLoader(
+            load_fn=lambda ids: users.load_users(session, list(ids))
+        )
+        self.event: DataLoader[int, Event | None] = DataLoader(
+            load_fn=lambda ids: catalog.load_events(session, list(ids))
+        )
+        self.tiers_by_event: DataLoader[int, list[TicketType]] = DataLoader(
+            load_fn=lambda ids: catalog.load_tiers_by_event(session, list(ids))
+        )
+        self.tier: DataLoader[int, TicketType | None] = DataLoader(
+            load_fn=lambda ids: catalog.load_tiers(session, list(ids))
+        )
+        self.items_by_order: DataLoader[int, list[OrderItem]] = DataLoader(
+            load_fn=lambda ids: order_history.load_items(session, list(ids))
+        )
+        self.tickets_by_order: DataLoader[int, list[Ticket]] = DataLoader(
+            load_fn=lambda ids: order_history.load_tickets(session, list(ids))
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from eventhub.models import AuditEntry, User
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import parse_id
+from eventhub.services import events, orders
 
 
 async def resolve_node(ctx: RequestContext, global_id: str) -> tuple[str, Any] | None:
@@ -20,6 +21,14 @@ async def resolve_node(ctx: RequestContext, global_id: str) -> tuple[str, Any] |
         if viewer.user_id == pk or "ADMIN" in viewer.roles:
             return kind, await ctx.loaders.user.load(pk)
         return None
+    if kind == "Event":
+        event = await ctx.loaders.event.load(pk)
+        actor = await ctx.actor()
+        return (kind, event) if event and events.can_see(event, actor) else None
+    if kind == "Order":
+        order = await orders.get_order(ctx.session, pk)
+        visible = order is not None and await orders.can_view(ctx.session, order, await ctx.actor())
+        return (kind, order) if visible else None
     if kind == "AuditEntry" and "ADMIN" in viewer.roles:
         entry = await ctx.session.get(AuditEntry, pk)
         return (kind, entry) if entry else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -21,9 +21,9 @@ class Result(Generic[T]):
     error: DomainError | None = None
 
 
-async def attempt(work: Awaitable[T]) -> Result[T]:
-    """Run a service call, turning its expected failures into data."""
+async def attempt(work: Callable[[], Awaitable[T]]) -> Result[T]:
+    """Run a service call, turning its expected failures (even in argument parsing) into data."""
     try:
-        return Result(value=await work)
+        return Result(value=await work())
     except DomainError as error:
         return Result(error=error)

@@ -64,8 +64,6 @@ class AuditEntryConnection:
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.after(edges, page.has_next),
             total_count=page.total,
         )

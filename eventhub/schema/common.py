@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
+from typing import Protocol
 
 import strawberry
 
@@ -16,10 +18,18 @@ class Node:
     id: strawberry.ID
 
 
+class _Edge(Protocol):
+    cursor: str
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def after(cls, edges: Sequence[_Edge], has_next: bool) -> PageInfo:
+        return cls(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
 
 
 @strawberry.type(description="stored as integer minor units")
@@ -45,6 +55,7 @@ class ErrorCode(Enum):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     TOKEN_REUSED = "TOKEN_REUSED"
     NOT_REFUNDABLE = "NOT_REFUNDABLE"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
 
 
 @strawberry.type(description="An expected business outcome, returned as data")

@@ -18,6 +18,10 @@ from eventhub.schema.admin import AdminMutation, AdminQuery
 from eventhub.schema.audit import AuditEntry
 from eventhub.schema.common import Node
 from eventhub.schema.errors import classify_all
+from eventhub.schema.event_types import Event, TicketType
+from eventhub.schema.events import EventMutation, EventQuery
+from eventhub.schema.order_types import Order, Ticket
+from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.users import User
 from eventhub.settings import Settings
@@ -35,11 +39,21 @@ class NodeQuery:
             return User.from_row(row)
         if kind == "AuditEntry":
             return AuditEntry.from_row(row)
+        if kind == "Event":
+            return Event.from_row(row)
+        if kind == "Order":
+            return Order.from_row(row)
         return None
 
+    @strawberry.field(
+        description="JWKS JSON of the public keys that sign QR tokens, for offline scanners"
+    )
+    def ticket_verification_keys(self, info: Info) -> str:
+        return str(info.context.app.signer.jwks())
 
-Query = merge_types("Query", (NodeQuery, AccountQuery, AdminQuery))
-Mutation = merge_types("Mutation", (AccountMutation, AdminMutation))
+
+Query = merge_types("Query", (NodeQuery, AccountQuery, EventQuery, OrderQuery, AdminQuery))
+Mutation = merge_types("Mutation", (AccountMutation, EventMutation, OrderMutation, AdminMutation))
 
 
 class EventHubSchema(strawberry.Schema):
@@ -65,7 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return EventHubSchema(
         query=Query,
         mutation=Mutation,
-        types=[User, AuditEntry],
+        types=[User, AuditEntry, Event, TicketType, Order, Ticket],
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[
             partial(ParserCache, maxsize=512),

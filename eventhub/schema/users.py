@@ -109,8 +109,6 @@ class UserConnection:
         edges = [UserEdge(node=User.from_row(u), cursor=id_cursor(u.id)) for u in page.items]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.after(edges, page.has_next),
             total_count=page.total,
         )

@@ -58,5 +58,11 @@ class NotRefundable(DomainError):
     code = "NOT_REFUNDABLE"
 
 
+class PaymentFailed(DomainError):
+    """The payment provider failed or declined; nothing was charged, held or refunded."""
+
+    code = "PAYMENT_FAILED"
+
+
 class PermissionDenied(Exception):
     """The viewer may not touch this object: an authorization failure, not a business outcome."""

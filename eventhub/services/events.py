@@ -6,13 +6,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventhub.models import Event, EventStaff, PromoCode, TicketType
-from eventhub.services import audit, money, promos, users
-from eventhub.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
+from eventhub.services import audit, money, orders, promos, users
+from eventhub.services.errors import (
+    Conflict,
+    NotFound,
+    PaymentFailed,
+    PermissionDenied,
+    ValidationFailed,
+)
+from eventhub.services.payments import PaymentProvider
 
 MAX_TIERS = 50
 
@@ -277,3 +284,45 @@ async def _commit_unique(session: AsyncSession, message: str, field_name: str) -
     except IntegrityError:
         await session.rollback()
         raise ValidationFailed(message, field=field_name) from None
+
+
+async def cancel_event(
+    session: AsyncSession, event_id: int, actor: audit.Actor, provider: PaymentProvider
+) -> Event:
+    """Cancel the event, release every hold and refund every paid order.
+
+    Safe to run again: a refund the provider failed is retried, finished ones are skipped.
+    """
+    event = await owned_event(session, event_id, actor)
+    if event.status != "CANCELLED":
+        event.status = "CANCELLED"
+        audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
+        await session.commit()
+    pending, paid = await orders.live_orders(session, event_id)
+    for order in pending:
+        await orders.cancel_hold(session, order, actor)
+    failures = 0
+    for order in paid:
+        try:
+            await orders.refund_paid(session, order, actor, provider, "order.event_refund", "event cancelled")
+        except PaymentFailed:
+            failures += 1
+    if failures:
+        raise PaymentFailed(f"{failures} refunds did not go through; run cancelEvent again to retry")
+    await session.refresh(event)
+    return event
+
+
+async def delete_event(session: AsyncSession, event_id: int, actor: audit.Actor) -> int:
+    """Only while nothing was ever ordered: order history is never deleted."""
+    event = await owned_event(session, event_id, actor, for_update=True)
+    has_orders = await session.scalar(select(Order.id).where(Order.event_id == event_id).limit(1))  # type: ignore[arg-type]
+    if event.sold > 0 or has_orders is not None:
+        raise Conflict("this event has orders; cancel it instead", field="id")
+    for model in (EventStaff, PromoCode, TicketType):
+        await session.execute(delete(model).where(model.event_id == event_id))  # type: ignore[attr-defined]
+    await session.delete(event)
+    audit.record(session, actor, "event.delete", target_type="Event", target_id=event_id,
+                 details={"name": event.name})
+    await session.commit()
+    return event_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,9 @@ from eventhub.auth.sign_in import Authenticator
 from eventhub.models.database import create_engine, create_session_factory
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
+from eventhub.services.hold_sweeper import run_sweeper
+from eventhub.services.payments import OfflineProvider
+from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
@@ -36,6 +41,8 @@ def build_state(settings: Settings) -> AppState:
         session_factory=create_session_factory(engine),
         codec=codec,
         authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
+        provider=OfflineProvider(),
+        signer=TicketSigner.from_pem(settings.ticket_signing_key),
     )
 
 
@@ -46,9 +53,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(
+            run_sweeper(state.session_factory, settings.sweep_interval_seconds)
+        )
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await state.engine.dispose()
 
     app = Starlette(

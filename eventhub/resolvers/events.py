@@ -1,0 +1,126 @@
+"""Events: organizer management and public browsing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from eventhub.models import Event, User
+from eventhub.resolvers.context import RequestContext
+from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor
+from eventhub.resolvers.paging import page_size
+from eventhub.resolvers.results import BadUserInput, Result, attempt
+from eventhub.services import catalog, events
+from eventhub.services.errors import NotFound
+from eventhub.services.pagination import Page
+from eventhub.services.promos import NewPromoCode
+
+
+def event_cursor(event: Event) -> str:
+    return encode_cursor("ev", event.starts_at.isoformat(), event.id)
+
+
+def _after(after: str | None) -> catalog.EventKey | None:
+    if after is None:
+        return None
+    parts = decode_cursor(after, 3)
+    try:
+        if parts is None or parts[0] != "ev":
+            raise ValueError
+        return datetime.fromisoformat(parts[1]), int(parts[2])
+    except ValueError:
+        raise BadUserInput("`after` is not a cursor from this connection") from None
+
+
+def _event_pk(event_id: str, field: str = "id") -> int:
+    pk = decode_id(event_id, "Event")
+    if pk is None:
+        raise NotFound("no such event", field=field)
+    return pk
+
+
+async def visible_event(ctx: RequestContext, event_id: str) -> Event | None:
+    pk = decode_id(event_id, "Event")
+    event = await ctx.loaders.event.load(pk) if pk is not None else None
+    if event is None or not events.can_see(event, await ctx.actor()):
+        return None
+    return event
+
+
+async def browse(
+    ctx: RequestContext, first: int, after: str | None, filters: catalog.EventFilter
+) -> Page[Event]:
+    return await catalog.published_events(
+        ctx.session, limit=page_size(first), after=_after(after), filters=filters
+    )
+
+
+async def mine(ctx: RequestContext, first: int, after: str | None) -> Page[Event]:
+    actor = await ctx.actor()
+    assert actor.user_id is not None
+    return await catalog.organizer_events(
+        ctx.session, actor.user_id, limit=page_size(first), after=_after(after)
+    )
+
+
+async def create(ctx: RequestContext, data: events.NewEvent) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(lambda: events.create_event(ctx.session, data, actor))
+
+
+async def update(ctx: RequestContext, event_id: str, changes: events.EventChanges) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.update_event(ctx.session, _event_pk(event_id), changes, actor)
+    )
+
+
+async def publish(ctx: RequestContext, event_id: str) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.publish_event(ctx.session, _event_pk(event_id), actor)
+    )
+
+
+async def cancel(ctx: RequestContext, event_id: str) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.cancel_event(
+            ctx.session, _event_pk(event_id), actor, ctx.app.provider
+        )
+    )
+
+
+async def delete(ctx: RequestContext, event_id: str) -> Result[int]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.delete_event(ctx.session, _event_pk(event_id), actor)
+    )
+
+
+async def add_ticket_type(
+    ctx: RequestContext, event_id: str, data: events.NewTicketType
+) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.add_ticket_type(
+            ctx.session, _event_pk(event_id, "eventId"), data, actor
+        )
+    )
+
+
+async def add_promo_code(ctx: RequestContext, event_id: str, data: NewPromoCode) -> Result[Event]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.add_promo_code(
+            ctx.session, _event_pk(event_id, "eventId"), data, actor
+        )
+    )
+
+
+async def assign_staff(ctx: RequestContext, event_id: str, email: str) -> Result[User]:
+    actor = await ctx.actor()
+    return await attempt(
+        lambda: events.assign_staff(
+            ctx.session, _event_pk(event_id, "eventId"), email, actor
+        )
+    )

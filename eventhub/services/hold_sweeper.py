@@ -1,0 +1,40 @@
+"""Releases expired holds every few seconds.
+
+Every worker process runs one; they never double-release because each expiry
+is a conditional status change that only one of them can win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from eventhub.services import orders
+
+logger = logging.getLogger("eventhub.sweeper")
+
+
+async def sweep_once(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    """Expire what is due now; returns how many holds this call released."""
+    now = datetime.now(UTC)
+    released = 0
+    async with session_factory() as session:
+        for order_id in await orders.expired_order_ids(session, now):
+            released += await orders.expire_order(session, order_id, now)
+    return released
+
+
+async def run_sweeper(session_factory: async_sessionmaker[AsyncSession], interval: float) -> None:
+    while True:
+        try:
+            released = await sweep_once(session_factory)
+            if released:
+                logger.info("released %d expired holds", released)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep sweeping: a failed round is retried on the next tick
+            logger.exception("hold sweep failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,236 @@
+"""The order state machine: PENDING → PAID | EXPIRED | CANCELLED, PAID → REFUNDED.
+
+Every status change is one conditional update (`… WHERE status = :from`), so
+when the sweeper, a webhook and a buyer race, exactly one wins, and only the
+winner gives seats back or issues tickets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import Event, Order, OrderItem
+from eventhub.services import audit, inventory, tickets
+from eventhub.services.errors import (
+    NotFound,
+    NotRefundable,
+    PaymentFailed,
+    PermissionDenied,
+)
+from eventhub.services.payments import (
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderUnavailable,
+)
+
+LIVE_STATUSES = ("PENDING", "PAID")
+
+
+async def transition(
+    session: AsyncSession, order_id: int, from_status: str, to_status: str, **values: Any
+) -> bool:
+    """Move the order if (and only if) it is still in `from_status`; True for the winner."""
+    conditions = [Order.id == order_id, Order.status == from_status]
+    expires_before = values.pop("expires_before", None)
+    if expires_before is not None:
+        conditions.append(Order.expires_at <= expires_before)  # type: ignore[operator,arg-type]
+    result = await session.execute(
+        update(Order).where(*conditions).values(status=to_status, **values)  # type: ignore[arg-type]
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
+    rows = await session.scalars(
+        select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)  # type: ignore[arg-type]
+    )
+    return list(rows.all())
+
+
+async def _seats_of(session: AsyncSession, order_id: int) -> dict[int, int]:
+    per_tier: dict[int, int] = {}
+    for item in await items_of(session, order_id):
+        per_tier[item.ticket_type_id] = per_tier.get(item.ticket_type_id, 0) + item.quantity
+    return per_tier
+
+
+async def _release(session: AsyncSession, order: Order) -> None:
+    """Seats and promo use back; the caller has just won the status change."""
+    assert order.id is not None
+    await inventory.return_seats(
+        session, order.event_id, await _seats_of(session, order.id), order.promo_code_id
+    )
+
+
+async def _reload(session: AsyncSession, order_id: int) -> Order:
+    order = await session.get(Order, order_id, populate_existing=True)
+    assert order is not None
+    return order
+
+
+async def expire_order(session: AsyncSession, order_id: int, now: datetime) -> bool:
+    """Release one expired hold; a no-op when a payment or another sweeper got there first."""
+    order = await session.get(Order, order_id)
+    if order is None or not await transition(
+        session, order_id, "PENDING", "EXPIRED", expires_before=now, closed_at=now
+    ):
+        await session.rollback()
+        return False
+    await _release(session, order)
+    audit.record(session, audit.SYSTEM, "order.expire", target_type="Order", target_id=order_id)
+    await session.commit()
+    return True
+
+
+async def expired_order_ids(session: AsyncSession, now: datetime, limit: int = 200) -> list[int]:
+    rows = await session.scalars(
+        select(Order.id)
+        .where(Order.status == "PENDING", Order.expires_at <= now)  # type: ignore[arg-type,operator]
+        .order_by(Order.expires_at)
+        .limit(limit)
+    )
+    await session.rollback()  # end the read: each expiry is its own transaction
+    return [i for i in rows.all() if i is not None]
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order | None:
+    return await session.get(Order, order_id)
+
+
+async def can_view(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
+    """The buyer, the event's organizer and admins."""
+    if actor.is_admin or order.buyer_id == actor.user_id:
+        return True
+    organizer = await session.scalar(select(Event.organizer_id).where(Event.id == order.event_id))  # type: ignore[arg-type]
+    return organizer is not None and organizer == actor.user_id
+
+
+async def _manageable(
+    session: AsyncSession, order_id: int, actor: audit.Actor, *, buyer_ok: bool
+) -> tuple[Order, Event]:
+    """The order and its event, if the actor may change it; strangers learn nothing."""
+    order = await session.get(Order, order_id)
+    event = await session.get(Event, order.event_id) if order else None
+    if order is None or event is None:
+        raise NotFound("no such order", field="id")
+    if actor.is_admin or event.organizer_id == actor.user_id:
+        return order, event
+    if buyer_ok and order.buyer_id == actor.user_id:
+        return order, event
+    await audit.record_now(session, actor, "order.access_denied", target_type="Order",
+                           target_id=order_id)
+    if order.buyer_id == actor.user_id:
+        raise PermissionDenied("only the organizer can refund this order")
+    raise NotFound("no such order", field="id")
+
+
+async def cancel_order(
+    session: AsyncSession, order_id: int, actor: audit.Actor, provider: PaymentProvider
+) -> Order:
+    """Buyer (or organizer/admin): release a hold, or refund a paid order before the event."""
+    order, event = await _manageable(session, order_id, actor, buyer_ok=True)
+    now = datetime.now(UTC)
+    if order.status == "PENDING":
+        if await cancel_hold(session, order, actor):
+            await provider_cancel(provider, order)
+            return await _reload(session, order_id)
+        order = await _reload(session, order_id)
+    if order.status == "PAID":
+        if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
+            raise NotRefundable("the event has started; ask the organizer for a refund")
+        return await refund_paid(session, order, actor, provider, "order.cancel_refund", None)
+    raise NotRefundable(f"the order is already {order.status.lower()}")
+
+
+async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
+    """PENDING → CANCELLED, seats back; False when a payment or the sweeper won first."""
+    assert order.id is not None
+    if not await transition(session, order.id, "PENDING", "CANCELLED", closed_at=datetime.now(UTC)):
+        await session.rollback()
+        return False
+    await _release(session, order)
+    audit.record(session, actor, "order.cancel", target_type="Order", target_id=order.id)
+    await session.commit()
+    return True
+
+
+async def live_orders(session: AsyncSession, event_id: int) -> tuple[list[Order], list[Order]]:
+    """(PENDING, PAID) orders of an event."""
+    rows = list((await session.scalars(
+        select(Order).where(Order.event_id == event_id, Order.status.in_(LIVE_STATUSES))  # type: ignore[arg-type,attr-defined]
+    )).all())
+    return [o for o in rows if o.status == "PENDING"], [o for o in rows if o.status == "PAID"]
+
+
+async def refund_order(
+    session: AsyncSession, order_id: int, actor: audit.Actor, provider: PaymentProvider,
+    reason: str | None,
+) -> Order:
+    order, _event = await _manageable(session, order_id, actor, buyer_ok=False)
+    if order.status != "PAID":
+        raise NotRefundable(f"only paid orders can be refunded; this one is {order.status.lower()}")
+    return await refund_paid(session, order, actor, provider, "order.refund", reason)
+
+
+async def refund_paid(
+    session: AsyncSession, order: Order, actor: audit.Actor, provider: PaymentProvider,
+    action: str, reason: str | None,
+) -> Order:
+    """Refund through the provider first; the order becomes REFUNDED only once it accepted."""
+    assert order.id is not None
+    await session.commit()  # hold no transaction open across the provider call (keeps `order` loaded)
+    try:
+        refund = await provider.refund(order)
+    except (ProviderUnavailable, PaymentDeclined) as error:
+        raise PaymentFailed(f"the refund did not go through, nothing changed: {error}") from None
+    now = datetime.now(UTC)
+    if await transition(session, order.id, "PAID", "REFUNDED", refund_id=refund.refund_id,
+                        closed_at=now, payment_status="refunded"):
+        await tickets.void_tickets(session, order.id)
+        await _release(session, order)
+        audit.record(session, actor, action, target_type="Order", target_id=order.id,
+                     details={"refund_id": refund.refund_id, "reason": reason,
+                              "amount_minor": order.total_minor})
+        await session.commit()
+    else:
+        await session.rollback()
+    return await _reload(session, order.id)
+
+
+async def provider_cancel(provider: PaymentProvider, order: Order) -> None:
+    """Tell the provider a hold is gone, when it has something to cancel (best effort)."""
+    cancel = getattr(provider, "cancel_payment", None)
+    if cancel is not None and order.payment_intent_id:
+        try:
+            await cancel(order)
+        except (ProviderUnavailable, PaymentDeclined):
+            pass  # the intent expires on its own; a late success is refunded by the webhook
+
+
+async def begin_payment(session: AsyncSession, order: Order, provider: PaymentProvider) -> Order:
+    """Create the provider payment for a fresh PENDING order; on failure release the hold at once."""
+    assert order.id is not None
+    try:
+        info = await provider.create_payment(order)
+    except (ProviderUnavailable, PaymentDeclined) as error:
+        if await transition(session, order.id, "PENDING", "CANCELLED",
+                            closed_at=datetime.now(UTC), payment_status="failed"):
+            await _release(session, order)
+            audit.record(session, audit.SYSTEM, "order.payment_failed", target_type="Order",
+                         target_id=order.id, details={"error": str(error)})
+            await session.commit()
+        raise PaymentFailed(f"the payment could not be started, no seats are held: {error}") from None
+    if info is not None:
+        await session.execute(
+            update(Order).where(Order.id == order.id)  # type: ignore[arg-type]
+            .values(payment_intent_id=info.intent_id, payment_client_secret=info.client_secret,
+                    payment_status=info.status)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    return await _reload(session, order.id)
