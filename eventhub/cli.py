@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from eventhub.settings import Settings, SettingsError, load_settings
 
@@ -14,7 +15,9 @@ from eventhub.settings import Settings, SettingsError, load_settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -35,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply Alembic migrations").set_defaults(handler=_upgrade)
+    db_commands.add_parser("upgrade", help="apply Alembic migrations").set_defaults(
+        handler=_upgrade
+    )
 
     admin = commands.add_parser("create-admin", help="create (or promote) an admin")
     admin.add_argument("--email", required=True)
@@ -43,9 +48,32 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Admin")
     admin.set_defaults(handler=_create_admin)
 
-    commands.add_parser("demo", help="load demo data and print the logins").set_defaults(handler=_demo)
+    _add_ticket_commands(commands)
+    commands.add_parser("demo", help="load demo data and print the logins").set_defaults(
+        handler=_demo
+    )
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=_schema)
     return parser
+
+
+def _add_ticket_commands(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="QR ticket signing keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("list", help="key ids, signing key first").set_defaults(
+        handler=_keys_list
+    )
+    key_commands.add_parser(
+        "rotate", help="sign with a new key; old keys keep verifying"
+    ).set_defaults(handler=_keys_rotate)
+    retire = key_commands.add_parser("retire", help="stop accepting an old key")
+    retire.add_argument("--kid", required=True)
+    retire.set_defaults(handler=_keys_retire)
+
+    tickets = commands.add_parser("tickets", help="tickets for offline scanners")
+    ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+    export = ticket_commands.add_parser("export", help="JSON of an event's tickets and keys")
+    export.add_argument("--event", required=True, help="event id (as the API shows it)")
+    export.set_defaults(handler=_tickets_export)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -84,6 +112,30 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
     from eventhub.cli_tasks import load_demo
 
     return asyncio.run(load_demo(settings))
+
+
+def _keys_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from eventhub import ticket_keys
+
+    return ticket_keys.list_keys(settings)
+
+
+def _keys_rotate(settings: Settings, _args: argparse.Namespace) -> int:
+    from eventhub import ticket_keys
+
+    return ticket_keys.rotate(settings)
+
+
+def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
+    from eventhub import ticket_keys
+
+    return ticket_keys.retire(settings, args.kid)
+
+
+def _tickets_export(settings: Settings, args: argparse.Namespace) -> int:
+    from eventhub.cli_tasks import export_tickets
+
+    return asyncio.run(export_tickets(settings, args.event))
 
 
 def _schema(settings: Settings, _args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from eventhub.models.migrate import upgrade_database_async
@@ -41,4 +42,37 @@ async def load_demo(settings: Settings) -> int:
     print("Demo data loaded. Sign in with:")
     for role, (email, password) in logins.items():
         print(f"  {role:<10} {email:<28} {password}")
+    return 0
+
+
+async def export_tickets(settings: Settings, event_id: str) -> int:
+    """Print what an offline scanner needs: verification keys and every ticket's status."""
+    from eventhub.resolvers.ids import decode_id, encode_id
+    from eventhub.services import door
+
+    pk = decode_id(event_id, "Event") or (int(event_id) if event_id.isdigit() else None)
+    if pk is None:
+        print(f"eventhub: --event: {event_id!r} is not an event id", file=sys.stderr)
+        return 2
+    state = build_state(settings)
+    try:
+        async with state.session_factory() as session:
+            rows = await door.export_tickets(session, pk)
+    finally:
+        await state.engine.dispose()
+    tickets = [
+        {
+            "id": encode_id("Ticket", t.id),
+            "number": t.id,
+            "status": t.status,
+            "checkedInAt": t.checked_in_at.isoformat() if t.checked_in_at else None,
+        }
+        for t in rows
+    ]
+    document = {
+        "eventId": encode_id("Event", pk),
+        "keys": json.loads(state.signer.jwks()),
+        "tickets": tickets,
+    }
+    print(json.dumps(document, indent=2))
     return 0

@@ -48,8 +48,13 @@ def _conference(starts_at: datetime) -> events.NewEvent:
             events.NewTicketType("VIP", Decimal("599.00"), 50),
         ],
         promo_codes=[
-            NewPromoCode("EARLY25", "PERCENT", Decimal(25), max_uses=100,
-                         ticket_type_names=["Early Bird", "Regular"]),
+            NewPromoCode(
+                "EARLY25",
+                "PERCENT",
+                Decimal(25),
+                max_uses=100,
+                ticket_type_names=["Early Bird", "Regular"],
+            ),
             NewPromoCode("GROUP10", "PERCENT", Decimal(10)),
         ],
     )
@@ -69,12 +74,21 @@ def _concert(starts_at: datetime) -> events.NewEvent:
             events.NewTicketType("Seated", Decimal("55.00"), 20),
             events.NewTicketType("Guest list", Decimal(0), 10),
         ],
-        promo_codes=[NewPromoCode("JAZZ5", "FIXED", Decimal("5.00"), max_uses=50,
-                                  ticket_type_names=["Standing", "Seated"])],
+        promo_codes=[
+            NewPromoCode(
+                "JAZZ5",
+                "FIXED",
+                Decimal("5.00"),
+                max_uses=50,
+                ticket_type_names=["Standing", "Seated"],
+            )
+        ],
     )
 
 
-async def load_demo_data(session: AsyncSession, hasher: PasswordHasher) -> dict[str, tuple[str, str]]:
+async def load_demo_data(
+    session: AsyncSession, hasher: PasswordHasher
+) -> dict[str, tuple[str, str]]:
     organizer = await _account(session, hasher, "organizer")
     staff = await _account(session, hasher, "staff")
     await _account(session, hasher, "customer")

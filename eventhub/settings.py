@@ -21,6 +21,7 @@ logger = logging.getLogger("eventhub.settings")
 
 SECRET_FILE = Path(".eventhub-secret")
 TICKET_KEY_FILE = Path(".eventhub-ticket-key.pem")
+TICKET_OLD_KEYS_FILE = Path(".eventhub-ticket-old-keys.pem")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./eventhub.db"
     secret_key: str = ""
     ticket_signing_key: str = ""
+    # PEM public keys of retired signing keys whose tickets must still verify.
+    ticket_verify_keys: str = ""
+    # Set when the signing key was read from (or generated into) TICKET_KEY_FILE.
+    ticket_key_file: Path | None = None
     access_token_ttl: int = Field(900, ge=10)
     refresh_token_ttl: int = Field(1_209_600, ge=60)
     hold_seconds: int = Field(600, ge=1)
@@ -78,7 +83,9 @@ class Settings(BaseSettings):
     def _stripe_needs_keys(self) -> Settings:
         if self.payment_provider == "stripe":
             if not self.stripe_secret_key:
-                raise ValueError("EVENTHUB_STRIPE_SECRET_KEY is required when the provider is stripe")
+                raise ValueError(
+                    "EVENTHUB_STRIPE_SECRET_KEY is required when the provider is stripe"
+                )
             if not self.stripe_webhook_secret:
                 raise ValueError(
                     "EVENTHUB_STRIPE_WEBHOOK_SECRET is required when the provider is stripe"
@@ -103,6 +110,9 @@ class Settings(BaseSettings):
             updates["secret_key"] = _read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
         if not self.ticket_signing_key:
             updates["ticket_signing_key"] = _read_or_create(TICKET_KEY_FILE, _new_ed25519_pem)
+            updates["ticket_key_file"] = TICKET_KEY_FILE
+        if not self.ticket_verify_keys and TICKET_OLD_KEYS_FILE.exists():
+            updates["ticket_verify_keys"] = TICKET_OLD_KEYS_FILE.read_text()
         return self.model_copy(update=updates) if updates else self
 
 

@@ -31,7 +31,9 @@ class Rotation:
     new_token: str
 
 
-def issue(session: AsyncSession, user_id: int, ttl_seconds: int, family_id: str | None = None) -> str:
+def issue(
+    session: AsyncSession, user_id: int, ttl_seconds: int, family_id: str | None = None
+) -> str:
     """Add a new token to the caller's transaction and return its clear text."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
@@ -50,7 +52,9 @@ def issue(session: AsyncSession, user_id: int, ttl_seconds: int, family_id: str 
 async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotation:
     """Spend `token` and issue its successor in the same family (not committed)."""
     row = (
-        await session.scalars(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
+        await session.scalars(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token))
+        )
     ).first()
     now = datetime.now(UTC)
     if row is None or row.expires_at <= now:
@@ -84,7 +88,9 @@ async def revoke_family(session: AsyncSession, family_id: str) -> None:
 async def revoke(session: AsyncSession, token: str) -> int | None:
     """Revoke the token's family (logout); returns the owner, or None for an unknown token."""
     row = (
-        await session.scalars(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
+        await session.scalars(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token))
+        )
     ).first()
     if row is None:
         return None

@@ -52,14 +52,24 @@ class Authenticator:
         ok = user is not None and await self.hasher.verify(user.password_hash, password)
         if user is None or not ok or not user.is_active:
             await audit.record_now(
-                session, audit.Actor(user.id if user else None, actor.ip), "auth.login_failed",
-                target_type="User", target_id=user.id if user else None,
-                details={"email": users.normalize_email(email)[:254],
-                         "reason": "inactive" if ok else "bad credentials"},
+                session,
+                audit.Actor(user.id if user else None, actor.ip),
+                "auth.login_failed",
+                target_type="User",
+                target_id=user.id if user else None,
+                details={
+                    "email": users.normalize_email(email)[:254],
+                    "reason": "inactive" if ok else "bad credentials",
+                },
             )
             raise InvalidCredentials("email or password is incorrect")
-        audit.record(session, audit.Actor(user.id, actor.ip), "auth.login", target_type="User",
-                     target_id=user.id)
+        audit.record(
+            session,
+            audit.Actor(user.id, actor.ip),
+            "auth.login",
+            target_type="User",
+            target_id=user.id,
+        )
         return await self._issue(session, user)
 
     async def refresh(self, session: AsyncSession, token: str, actor: audit.Actor) -> TokenPair:
@@ -80,8 +90,13 @@ class Authenticator:
         user_id = await refresh_tokens.revoke(session, token)
         if user_id is None:
             return False
-        audit.record(session, audit.Actor(user_id, actor.ip), "auth.logout", target_type="User",
-                     target_id=user_id)
+        audit.record(
+            session,
+            audit.Actor(user_id, actor.ip),
+            "auth.logout",
+            target_type="User",
+            target_id=user_id,
+        )
         await session.commit()
         return True
 

@@ -16,7 +16,8 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
     actor_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
     )
     action: str = Field(max_length=64, index=True)
     target_type: str | None = Field(default=None, max_length=32)

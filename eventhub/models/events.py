@@ -69,7 +69,9 @@ class PromoCode(SQLModel, table=True):
     __tablename__ = "promo_codes"
     __table_args__ = (
         UniqueConstraint("event_id", "code", name="uq_promo_codes_event_code"),
-        CheckConstraint("uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="uses_within_max"),
+        CheckConstraint(
+            "uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="uses_within_max"
+        ),
         CheckConstraint("kind IN ('PERCENT', 'FIXED')", name="kind"),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
     )

@@ -26,10 +26,14 @@ class Order(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("events.id", ondelete="RESTRICT"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("events.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
     )
     buyer_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
     )
     status: str = Field(default="PENDING", max_length=16, index=True)
     promo_code_id: int | None = Field(
@@ -62,7 +66,9 @@ class OrderItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+        )
     )
     ticket_type_id: int = Field(
         sa_column=Column(

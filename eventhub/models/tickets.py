@@ -18,10 +18,14 @@ class Ticket(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
+        )
     )
     event_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("events.id", ondelete="RESTRICT"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("events.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
     )
     ticket_type_id: int = Field(
         sa_column=Column(
@@ -31,6 +35,7 @@ class Ticket(SQLModel, table=True):
     status: str = Field(default="VALID", max_length=8, index=True)
     checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
     checked_in_by_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
     )
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]

@@ -15,7 +15,9 @@ ROLES = ("CUSTOMER", "ORGANIZER", "STAFF", "ADMIN")
 class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100", name="birth_year"),
+        CheckConstraint(
+            "birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100", name="birth_year"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,7 +43,9 @@ class RefreshToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+        )
     )
     token_hash: str = Field(max_length=64, unique=True, index=True)
     family_id: str = Field(max_length=36, index=True)

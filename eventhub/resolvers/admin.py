@@ -44,6 +44,9 @@ async def audit_log(
     if actor_id and actor_pk is None:
         return Page(items=[], total=0, has_next=False)
     return await audit.list_entries(
-        ctx.session, limit=page_size(first), before_id=after_id(after), action=action,
+        ctx.session,
+        limit=page_size(first),
+        before_id=after_id(after),
+        action=action,
         actor_id=actor_pk,
     )

@@ -70,7 +70,7 @@ class RequestContext:
         return client.host if client else None
 
     async def viewer(self) -> Viewer:
-        """Resolved once; from the Authorization header, or the WebSocket connection_init payload."""
+        """Resolved once, from the Authorization header or the WebSocket connection_init payload."""
         async with self._viewer_lock:
             if self._viewer is None:
                 self._viewer = await resolve_viewer(

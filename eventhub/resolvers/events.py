@@ -76,25 +76,19 @@ async def update(ctx: RequestContext, event_id: str, changes: events.EventChange
 
 async def publish(ctx: RequestContext, event_id: str) -> Result[Event]:
     actor = await ctx.actor()
-    return await attempt(
-        lambda: events.publish_event(ctx.session, _event_pk(event_id), actor)
-    )
+    return await attempt(lambda: events.publish_event(ctx.session, _event_pk(event_id), actor))
 
 
 async def cancel(ctx: RequestContext, event_id: str) -> Result[Event]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: events.cancel_event(
-            ctx.session, _event_pk(event_id), actor, ctx.app.provider
-        )
+        lambda: events.cancel_event(ctx.session, _event_pk(event_id), actor, ctx.app.provider)
     )
 
 
 async def delete(ctx: RequestContext, event_id: str) -> Result[int]:
     actor = await ctx.actor()
-    return await attempt(
-        lambda: events.delete_event(ctx.session, _event_pk(event_id), actor)
-    )
+    return await attempt(lambda: events.delete_event(ctx.session, _event_pk(event_id), actor))
 
 
 async def add_ticket_type(
@@ -102,25 +96,19 @@ async def add_ticket_type(
 ) -> Result[Event]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: events.add_ticket_type(
-            ctx.session, _event_pk(event_id, "eventId"), data, actor
-        )
+        lambda: events.add_ticket_type(ctx.session, _event_pk(event_id, "eventId"), data, actor)
     )
 
 
 async def add_promo_code(ctx: RequestContext, event_id: str, data: NewPromoCode) -> Result[Event]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: events.add_promo_code(
-            ctx.session, _event_pk(event_id, "eventId"), data, actor
-        )
+        lambda: events.add_promo_code(ctx.session, _event_pk(event_id, "eventId"), data, actor)
     )
 
 
 async def assign_staff(ctx: RequestContext, event_id: str, email: str) -> Result[User]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: events.assign_staff(
-            ctx.session, _event_pk(event_id, "eventId"), email, actor
-        )
+        lambda: events.assign_staff(ctx.session, _event_pk(event_id, "eventId"), email, actor)
     )

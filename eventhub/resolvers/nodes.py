@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventhub.models import AuditEntry, User
+from eventhub.models import AuditEntry
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import parse_id
 from eventhub.services import events, orders

@@ -35,14 +35,20 @@ def reservation(
 
 
 async def reserve(
-    ctx: RequestContext, event_id: str, lines: list[tuple[str, int]], promo_code: str | None,
+    ctx: RequestContext,
+    event_id: str,
+    lines: list[tuple[str, int]],
+    promo_code: str | None,
     key: str | None,
 ) -> Result[Order]:
     settings, actor = ctx.settings, await ctx.actor()
     policy = booking.BookingPolicy(settings.hold_seconds, settings.max_tickets_per_tier)
     return await attempt(
         lambda: booking.reserve(
-            ctx.session, reservation(event_id, lines, promo_code, key), actor, policy,
+            ctx.session,
+            reservation(event_id, lines, promo_code, key),
+            actor,
+            policy,
             ctx.app.provider,
         )
     )
@@ -51,9 +57,7 @@ async def reserve(
 async def cancel(ctx: RequestContext, order_id: str) -> Result[Order]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: orders.cancel_order(
-            ctx.session, _order_pk(order_id), actor, ctx.app.provider
-        )
+        lambda: orders.cancel_order(ctx.session, _order_pk(order_id), actor, ctx.app.provider)
     )
 
 
@@ -90,6 +94,9 @@ async def all_orders(
     if event_id and event_pk is None:
         return Page(items=[], total=0, has_next=False)
     return await order_history.all_orders(
-        ctx.session, limit=page_size(first), before_id=after_id(after), event_id=event_pk,
+        ctx.session,
+        limit=page_size(first),
+        before_id=after_id(after),
+        event_id=event_pk,
         status=status,
     )

@@ -12,7 +12,6 @@ from eventhub.schema.permissions import requires_role
 from eventhub.schema.users import UserConnection, UserPayload
 
 
-
 @strawberry.type
 class AdminQuery:
     @strawberry.field(extensions=requires_role(Role.ADMIN))
@@ -37,7 +36,9 @@ class AdminQuery:
 @strawberry.type
 class AdminMutation:
     @strawberry.mutation(extensions=requires_role(Role.ADMIN))
-    async def set_user_roles(self, info: Info, user_id: strawberry.ID, roles: list[Role]) -> UserPayload:
+    async def set_user_roles(
+        self, info: Info, user_id: strawberry.ID, roles: list[Role]
+    ) -> UserPayload:
         names = [role.value for role in roles]
         return UserPayload.of(await admin.set_roles(info.context, user_id, names))
 

@@ -16,7 +16,11 @@ from eventhub.services.errors import DomainError, PermissionDenied
 
 logger = logging.getLogger("eventhub.graphql")
 KNOWN_CODES = {
-    "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "QUERY_TOO_COMPLEX", "RATE_LIMITED",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "QUERY_TOO_COMPLEX",
+    "RATE_LIMITED",
     "INTERNAL",
 }
 
@@ -34,7 +38,9 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         return _with_code(error, "BAD_USER_INPUT", str(original))
     if original is None:
         complex_ = error.message.startswith("Document contains more than")
-        return _with_code(error, "QUERY_TOO_COMPLEX" if complex_ else "BAD_USER_INPUT", error.message)
+        return _with_code(
+            error, "QUERY_TOO_COMPLEX" if complex_ else "BAD_USER_INPUT", error.message
+        )
     logger.error("request %s failed", request_id, exc_info=original)
     return _with_code(error, "INTERNAL", f"internal error (request id {request_id})")
 

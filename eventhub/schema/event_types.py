@@ -129,8 +129,9 @@ class EventConnection:
     @classmethod
     def of(cls, page: Page[models.Event]) -> EventConnection:
         edges = [EventEdge(node=Event.from_row(e), cursor=event_cursor(e)) for e in page.items]
-        return cls(edges=edges, page_info=PageInfo.after(edges, page.has_next),
-                   total_count=page.total)
+        return cls(
+            edges=edges, page_info=PageInfo.after(edges, page.has_next), total_count=page.total
+        )
 
 
 @strawberry.type
@@ -152,8 +153,9 @@ class TicketTypeInput:
     sales_end_at: datetime | None = None
 
     def to_data(self) -> NewTicketType:
-        return NewTicketType(self.name, self.price, self.limit, self.sales_start_at,
-                             self.sales_end_at)
+        return NewTicketType(
+            self.name, self.price, self.limit, self.sales_start_at, self.sales_end_at
+        )
 
 
 @strawberry.input
@@ -166,11 +168,20 @@ class PromoCodeInput:
     )
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    ticket_type_names: list[str] | None = strawberry.field(default=None, description="null = every tier")
+    ticket_type_names: list[str] | None = strawberry.field(
+        default=None, description="null = every tier"
+    )
 
     def to_data(self) -> NewPromoCode:
-        return NewPromoCode(self.code, self.kind.value, self.value, self.max_uses,
-                            self.valid_from, self.valid_until, self.ticket_type_names)
+        return NewPromoCode(
+            self.code,
+            self.kind.value,
+            self.value,
+            self.max_uses,
+            self.valid_from,
+            self.valid_until,
+            self.ticket_type_names,
+        )
 
 
 @strawberry.input
@@ -187,9 +198,13 @@ class CreateEventInput:
 
     def to_data(self) -> NewEvent:
         return NewEvent(
-            name=self.name, starts_at=self.starts_at, capacity=self.capacity,
+            name=self.name,
+            starts_at=self.starts_at,
+            capacity=self.capacity,
             ticket_types=[t.to_data() for t in self.ticket_types],
-            description=self.description, venue=self.venue, ends_at=self.ends_at,
+            description=self.description,
+            venue=self.venue,
+            ends_at=self.ends_at,
             currency=self.currency or "USD",
             promo_codes=[p.to_data() for p in self.promo_codes or []],
         )
@@ -202,11 +217,14 @@ class UpdateEventInput:
     venue: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    capacity: int | None = strawberry.field(default=None, description="never below what is already sold")
+    capacity: int | None = strawberry.field(
+        default=None, description="never below what is already sold"
+    )
 
     def to_data(self) -> EventChanges:
-        return EventChanges(self.name, self.description, self.venue, self.starts_at,
-                            self.ends_at, self.capacity)
+        return EventChanges(
+            self.name, self.description, self.venue, self.starts_at, self.ends_at, self.capacity
+        )
 
 
 @strawberry.input

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub.resolvers import events
+from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import DeletePayload, errors_of
 from eventhub.schema.directives import Role
 from eventhub.schema.event_types import (
@@ -14,13 +15,12 @@ from eventhub.schema.event_types import (
     EventConnection,
     EventFilter,
     EventPayload,
-    TicketTypeInput,
     PromoCodeInput,
+    TicketTypeInput,
     UpdateEventInput,
 )
 from eventhub.schema.permissions import requires_role
 from eventhub.schema.users import UserPayload
-from eventhub.resolvers.ids import encode_id
 from eventhub.services.catalog import EventFilter as EventFilterData
 
 MANAGERS = (Role.ORGANIZER, Role.ADMIN)
@@ -34,14 +34,19 @@ class EventQuery:
 
     @strawberry.field
     async def events(
-        self, info: Info, first: int = 20, after: str | None = None,
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
         filter: EventFilter | None = None,
     ) -> EventConnection:
         filters = filter.to_data() if filter else EventFilterData()
         return EventConnection.of(await events.browse(info.context, first, after, filters))
 
     @strawberry.field(extensions=requires_role(Role.ORGANIZER))
-    async def my_events(self, info: Info, first: int = 20, after: str | None = None) -> EventConnection:
+    async def my_events(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> EventConnection:
         return EventConnection.of(await events.mine(info.context, first, after))
 
 
@@ -52,18 +57,24 @@ class EventMutation:
         return EventPayload.of(await events.create(info.context, input.to_data()))
 
     @strawberry.mutation(extensions=requires_role(*MANAGERS))
-    async def update_event(self, info: Info, id: strawberry.ID, input: UpdateEventInput) -> EventPayload:
+    async def update_event(
+        self, info: Info, id: strawberry.ID, input: UpdateEventInput
+    ) -> EventPayload:
         return EventPayload.of(await events.update(info.context, id, input.to_data()))
 
     @strawberry.mutation(extensions=requires_role(*MANAGERS))
     async def publish_event(self, info: Info, id: strawberry.ID) -> EventPayload:
         return EventPayload.of(await events.publish(info.context, id))
 
-    @strawberry.mutation(extensions=requires_role(*MANAGERS), description="refunds every paid order")
+    @strawberry.mutation(
+        extensions=requires_role(*MANAGERS), description="refunds every paid order"
+    )
     async def cancel_event(self, info: Info, id: strawberry.ID) -> EventPayload:
         return EventPayload.of(await events.cancel(info.context, id))
 
-    @strawberry.mutation(extensions=requires_role(*MANAGERS), description="only while nothing is sold")
+    @strawberry.mutation(
+        extensions=requires_role(*MANAGERS), description="only while nothing is sold"
+    )
     async def delete_event(self, info: Info, id: strawberry.ID) -> DeletePayload:
         result = await events.delete(info.context, id)
         deleted = strawberry.ID(encode_id("Event", result.value)) if result.value else None
@@ -73,7 +84,9 @@ class EventMutation:
     async def add_ticket_type(
         self, info: Info, event_id: strawberry.ID, input: TicketTypeInput
     ) -> EventPayload:
-        return EventPayload.of(await events.add_ticket_type(info.context, event_id, input.to_data()))
+        return EventPayload.of(
+            await events.add_ticket_type(info.context, event_id, input.to_data())
+        )
 
     @strawberry.mutation(extensions=requires_role(*MANAGERS))
     async def add_promo_code(

@@ -79,7 +79,9 @@ def _multiplier(field: GraphQLField, first: int | None) -> int:
 class QueryMeasure:
     """Depth, cost and alias count of one document."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
         self.schema = schema
         self.document = document
         self.variables = variables
@@ -88,7 +90,10 @@ class QueryMeasure:
         }
 
     def _fields(
-        self, parent: GraphQLNamedType | None, selections: SelectionSetNode | None, seen: frozenset[str]
+        self,
+        parent: GraphQLNamedType | None,
+        selections: SelectionSetNode | None,
+        seen: frozenset[str],
     ) -> Iterator[tuple[FieldNode, GraphQLField | None]]:
         for selection in selections.selections if selections else ():
             if isinstance(selection, FieldNode):
@@ -172,8 +177,9 @@ class QueryLimitsExtension(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if not context.pre_execution_errors and context.graphql_document is not None:
-            measure = QueryMeasure(context.schema._schema, context.graphql_document,
-                                   context.variables or {})
+            measure = QueryMeasure(
+                context.schema._schema, context.graphql_document, context.variables or {}
+            )
             problems = measure.problems(self.limits, context.operation_name)
             if problems:
                 context.pre_execution_errors = [

@@ -51,16 +51,20 @@ class Ticket(Node):
     status: TicketStatus
     checked_in_at: datetime | None
     row: strawberry.Private[models.Ticket]
-    currency: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: models.Ticket, currency: str) -> Ticket:
-        return cls(id=strawberry.ID(encode_id("Ticket", row.id)), status=TicketStatus(row.status),
-                   checked_in_at=row.checked_in_at, row=row, currency=currency)
+    def from_row(cls, row: models.Ticket) -> Ticket:
+        return cls(
+            id=strawberry.ID(encode_id("Ticket", row.id)),
+            status=TicketStatus(row.status),
+            checked_in_at=row.checked_in_at,
+            row=row,
+        )
 
     @strawberry.field
     async def ticket_type(self, info: Info) -> TicketType:
-        return await _tier(info, self.row.ticket_type_id, self.currency)
+        event = await info.context.loaders.event.load(self.row.event_id)
+        return await _tier(info, self.row.ticket_type_id, event.currency)
 
     @strawberry.field
     async def event(self, info: Info) -> Event:
@@ -140,20 +144,29 @@ class Order(Node):
     @strawberry.field
     async def items(self, info: Info) -> list[OrderItem]:
         rows = await info.context.loaders.items_by_order.load(self.row.id)
-        return [OrderItem(quantity=i.quantity, unit_price=Money.of(i.unit_price_minor, self.row.currency),
-                          row=i, currency=self.row.currency) for i in rows]
+        return [
+            OrderItem(
+                quantity=i.quantity,
+                unit_price=Money.of(i.unit_price_minor, self.row.currency),
+                row=i,
+                currency=self.row.currency,
+            )
+            for i in rows
+        ]
 
     @strawberry.field
     async def payment(self, info: Info) -> Payment | None:
         row = self.row
         viewer = await info.context.viewer()
         secret = row.payment_client_secret if viewer.user_id == row.buyer_id else None
-        return Payment(provider=row.payment_provider, client_secret=secret, status=row.payment_status)
+        return Payment(
+            provider=row.payment_provider, client_secret=secret, status=row.payment_status
+        )
 
     @strawberry.field(description="issued once PAID")
     async def tickets(self, info: Info) -> list[Ticket]:
         rows = await info.context.loaders.tickets_by_order.load(self.row.id)
-        return [Ticket.from_row(t, self.row.currency) for t in rows]
+        return [Ticket.from_row(t) for t in rows]
 
 
 @strawberry.type
@@ -171,8 +184,9 @@ class OrderConnection:
     @classmethod
     def of(cls, page: Page[models.Order]) -> OrderConnection:
         edges = [OrderEdge(node=Order.from_row(o), cursor=id_cursor(o.id)) for o in page.items]
-        return cls(edges=edges, page_info=PageInfo.after(edges, page.has_next),
-                   total_count=page.total)
+        return cls(
+            edges=edges, page_info=PageInfo.after(edges, page.has_next), total_count=page.total
+        )
 
 
 @strawberry.type

@@ -26,13 +26,19 @@ class OrderQuery:
         return Order.maybe(await orders.visible_order(info.context, id))
 
     @strawberry.field(extensions=requires_role(*SIGNED_IN))
-    async def my_orders(self, info: Info, first: int = 20, after: str | None = None) -> OrderConnection:
+    async def my_orders(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> OrderConnection:
         return OrderConnection.of(await orders.mine(info.context, first, after))
 
     @strawberry.field(extensions=requires_role(Role.ADMIN))
     async def orders(
-        self, info: Info, first: int = 20, after: str | None = None,
-        event_id: strawberry.ID | None = None, status: OrderStatus | None = None,
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        event_id: strawberry.ID | None = None,
+        status: OrderStatus | None = None,
     ) -> OrderConnection:
         page = await orders.all_orders(
             info.context, first, after, event_id, status.value if status else None
@@ -57,5 +63,7 @@ class OrderMutation:
         return OrderPayload.of(await orders.cancel(info.context, id))
 
     @strawberry.mutation(extensions=requires_role(Role.ORGANIZER, Role.ADMIN))
-    async def refund_order(self, info: Info, id: strawberry.ID, reason: str | None = None) -> OrderPayload:
+    async def refund_order(
+        self, info: Info, id: strawberry.ID, reason: str | None = None
+    ) -> OrderPayload:
         return OrderPayload.of(await orders.refund(info.context, id, reason))

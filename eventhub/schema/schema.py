@@ -7,22 +7,22 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionResult
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
 
 from eventhub.resolvers import nodes
 from eventhub.schema.accounts import AccountMutation, AccountQuery
 from eventhub.schema.admin import AdminMutation, AdminQuery
 from eventhub.schema.audit import AuditEntry
 from eventhub.schema.common import Node
+from eventhub.schema.door import DoorMutation
 from eventhub.schema.errors import classify_all
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.events import EventMutation, EventQuery
+from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
-from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.users import User
 from eventhub.settings import Settings
 
@@ -53,7 +53,9 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, AccountQuery, EventQuery, OrderQuery, AdminQuery))
-Mutation = merge_types("Mutation", (AccountMutation, EventMutation, OrderMutation, AdminMutation))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, EventMutation, OrderMutation, DoorMutation, AdminMutation)
+)
 
 
 class EventHubSchema(strawberry.Schema):

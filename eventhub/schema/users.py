@@ -55,8 +55,11 @@ class RegisterInput:
 
     def to_registration(self) -> Registration:
         return Registration(
-            email=self.email, password=self.password, name=self.name,
-            as_organizer=bool(self.as_organizer), birth_year=self.birth_year,
+            email=self.email,
+            password=self.password,
+            name=self.name,
+            as_organizer=bool(self.as_organizer),
+            birth_year=self.birth_year,
             country=self.country,
         )
 

@@ -51,10 +51,8 @@ def record(
     return entry
 
 
-async def record_now(
-    session: AsyncSession, actor: Actor, action: str, **kwargs: Any
-) -> None:
-    """Append and commit at once: for outcomes (failed login, token reuse) that change nothing else."""
+async def record_now(session: AsyncSession, actor: Actor, action: str, **kwargs: Any) -> None:
+    """Append and commit now: for outcomes (failed login, token reuse) that change nothing else."""
     record(session, actor, action, **kwargs)
     await session.commit()
 

@@ -155,7 +155,7 @@ async def reserve(
     policy: BookingPolicy,
     provider: PaymentProvider,
 ) -> Order:
-    """Reserve seats for the actor; PAID at once when the total is zero or the provider is offline."""
+    """Reserve seats for the actor; PAID at once when the total is zero or payment is offline."""
     assert actor.user_id is not None
     per_tier = _check_lines(request, policy)
     if request.idempotency_key:
@@ -166,9 +166,7 @@ async def reserve(
     event, tiers = await _load_sellable(session, request, per_tier, now)
     promo = await _load_promo(session, event.id or 0, request.promo_code, now)
     lines = price_lines(tiers, per_tier, promo)
-    paid_now = provider.pays_at_once or all(
-        line.unit_price == line.unit_discount for line in lines
-    )
+    paid_now = provider.pays_at_once or all(line.unit_price == line.unit_discount for line in lines)
     try:
         order = await _write_order(
             session, event, lines, promo, request, actor, policy, now, paid_now, provider.name
@@ -227,19 +225,36 @@ async def _write_order(
     await session.flush()
     assert order.id is not None
     items = [
-        OrderItem(order_id=order.id, ticket_type_id=line.tier.id, quantity=line.quantity,  # type: ignore[arg-type]
-                  unit_price_minor=line.unit_price, unit_discount_minor=line.unit_discount)
+        OrderItem(
+            order_id=order.id,
+            ticket_type_id=line.tier.id,
+            quantity=line.quantity,  # type: ignore[arg-type]
+            unit_price_minor=line.unit_price,
+            unit_discount_minor=line.unit_discount,
+        )
         for line in lines
     ]
     session.add_all(items)
     if paid_now:
         tickets.issue_tickets(session, order.id, order.event_id, items)
-    audit.record(session, actor, "order.reserve", target_type="Order", target_id=order.id,
-                 details={"event_id": event.id, "seats": sum(i.quantity for i in items),
-                          "total_minor": order.total_minor, "promo": order.promo_code})
+    audit.record(
+        session,
+        actor,
+        "order.reserve",
+        target_type="Order",
+        target_id=order.id,
+        details={
+            "event_id": event.id,
+            "seats": sum(i.quantity for i in items),
+            "total_minor": order.total_minor,
+            "promo": order.promo_code,
+        },
+    )
     await session.flush()
     await inventory.take_seats(
-        session, event.id or 0, {line.tier.id or 0: line.quantity for line in lines},
+        session,
+        event.id or 0,
+        {line.tier.id or 0: line.quantity for line in lines},
         promo.id if promo else None,
     )
     await session.commit()

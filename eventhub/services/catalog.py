@@ -57,8 +57,12 @@ async def published_events(
     if filters.starts_before:
         conditions.append(Event.starts_at < filters.starts_before)  # type: ignore[arg-type]
     return await fetch_page(
-        session, Event, conditions=conditions, after=_after(after),
-        order_by=[Event.starts_at, Event.id], limit=limit,
+        session,
+        Event,
+        conditions=conditions,
+        after=_after(after),
+        order_by=[Event.starts_at, Event.id],
+        limit=limit,
     )
 
 
@@ -67,8 +71,12 @@ async def organizer_events(
 ) -> Page[Event]:
     """Every event of one organizer, drafts and cancelled included."""
     return await fetch_page(
-        session, Event, conditions=[Event.organizer_id == organizer_id],  # type: ignore[list-item]
-        after=_after(after), order_by=[Event.starts_at, Event.id], limit=limit,
+        session,
+        Event,
+        conditions=[Event.organizer_id == organizer_id],  # type: ignore[list-item]
+        after=_after(after),
+        order_by=[Event.starts_at, Event.id],
+        limit=limit,
     )
 
 
@@ -78,9 +86,12 @@ async def load_events(session: AsyncSession, ids: list[int]) -> list[Event | Non
     return [by_id.get(i) for i in ids]
 
 
-async def load_tiers_by_event(session: AsyncSession, event_ids: list[int]) -> list[list[TicketType]]:
+async def load_tiers_by_event(
+    session: AsyncSession, event_ids: list[int]
+) -> list[list[TicketType]]:
     rows = await session.scalars(
-        select(TicketType).where(TicketType.event_id.in_(event_ids))  # type: ignore[attr-defined]
+        select(TicketType)
+        .where(TicketType.event_id.in_(event_ids))  # type: ignore[attr-defined]
         .order_by(TicketType.event_id, TicketType.position, TicketType.id)
     )
     grouped: dict[int, list[TicketType]] = {i: [] for i in event_ids}

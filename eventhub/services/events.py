@@ -59,7 +59,9 @@ class EventChanges:
 def _text(value: str, field_name: str, max_length: int) -> str:
     value = value.strip()
     if not value or len(value) > max_length:
-        raise ValidationFailed(f"{field_name} must be 1 to {max_length} characters", field=field_name)
+        raise ValidationFailed(
+            f"{field_name} must be 1 to {max_length} characters", field=field_name
+        )
     return value
 
 
@@ -67,7 +69,9 @@ def _optional_text(value: str | None, field_name: str, max_length: int) -> str |
     if value is None or not value.strip():
         return None
     if len(value) > max_length:
-        raise ValidationFailed(f"{field_name} must be at most {max_length} characters", field=field_name)
+        raise ValidationFailed(
+            f"{field_name} must be at most {max_length} characters", field=field_name
+        )
     return value.strip()
 
 
@@ -80,7 +84,9 @@ def build_ticket_type(data: NewTicketType, currency: str, field_name: str) -> Ti
     if data.limit < 0:
         raise ValidationFailed("limit must be 0 or more", field=f"{field_name}.limit")
     if data.sales_start_at and data.sales_end_at and data.sales_end_at <= data.sales_start_at:
-        raise ValidationFailed("salesEndAt must be after salesStartAt", field=f"{field_name}.salesEndAt")
+        raise ValidationFailed(
+            "salesEndAt must be after salesStartAt", field=f"{field_name}.salesEndAt"
+        )
     return TicketType(
         name=_text(data.name, f"{field_name}.name", 100),
         price_minor=money.to_minor(data.price, currency, field=f"{field_name}.price"),
@@ -103,7 +109,9 @@ def _build_tiers(data: list[NewTicketType], currency: str) -> list[TicketType]:
     return tiers
 
 
-def _build_promos(data: list[promos.NewPromoCode], currency: str, tiers: list[TicketType]) -> list[PromoCode]:
+def _build_promos(
+    data: list[promos.NewPromoCode], currency: str, tiers: list[TicketType]
+) -> list[PromoCode]:
     built = [promos.build_promo(p, currency, tiers) for p in data]
     if len({p.code for p in built}) != len(built):
         raise ValidationFailed("promo codes must be unique per event", field="promoCodes.code")
@@ -134,8 +142,14 @@ async def create_event(session: AsyncSession, data: NewEvent, actor: audit.Actor
     for child in (*tiers, *codes):
         child.event_id = event.id  # type: ignore[assignment]
         session.add(child)
-    audit.record(session, actor, "event.create", target_type="Event", target_id=event.id,
-                 details={"name": event.name, "capacity": event.capacity})
+    audit.record(
+        session,
+        actor,
+        "event.create",
+        target_type="Event",
+        target_id=event.id,
+        details={"name": event.name, "capacity": event.capacity},
+    )
     await session.commit()
     return event
 
@@ -160,8 +174,9 @@ async def owned_event(
     if event is None:
         raise NotFound("no such event", field="id")
     if not actor.is_admin and event.organizer_id != actor.user_id:
-        await audit.record_now(session, actor, "event.access_denied", target_type="Event",
-                               target_id=event_id)
+        await audit.record_now(
+            session, actor, "event.access_denied", target_type="Event", target_id=event_id
+        )
         raise PermissionDenied("you do not organize this event")
     return event
 
@@ -183,8 +198,14 @@ async def update_event(
     _check_times(event.starts_at, event.ends_at)
     if changes.capacity is not None:
         await _change_capacity(session, event, changes.capacity)
-    audit.record(session, actor, "event.update", target_type="Event", target_id=event.id,
-                 details={k: v for k, v in vars(changes).items() if v is not None})
+    audit.record(
+        session,
+        actor,
+        "event.update",
+        target_type="Event",
+        target_id=event.id,
+        details={k: v for k, v in vars(changes).items() if v is not None},
+    )
     await session.commit()
     return event
 
@@ -195,8 +216,9 @@ async def _change_capacity(session: AsyncSession, event: Event, capacity: int) -
         raise ValidationFailed("capacity must be at least 1", field="capacity")
     await session.refresh(event, ["sold"])
     if capacity < event.sold:
-        raise ValidationFailed(f"capacity cannot go below the {event.sold} seats already sold",
-                               field="capacity")
+        raise ValidationFailed(
+            f"capacity cannot go below the {event.sold} seats already sold", field="capacity"
+        )
     event.capacity = capacity
 
 
@@ -226,8 +248,14 @@ async def add_ticket_type(
     tier.event_id = event_id
     tier.position = len(existing)
     session.add(tier)
-    audit.record(session, actor, "event.add_ticket_type", target_type="Event", target_id=event_id,
-                 details={"name": tier.name, "limit": tier.seat_limit})
+    audit.record(
+        session,
+        actor,
+        "event.add_ticket_type",
+        target_type="Event",
+        target_id=event_id,
+        details={"name": tier.name, "limit": tier.seat_limit},
+    )
     await _commit_unique(session, "a ticket type with this name already exists", "input.name")
     return event
 
@@ -242,8 +270,14 @@ async def add_promo_code(
     promo = promos.build_promo(data, event.currency, tiers, field="input")
     promo.event_id = event_id
     session.add(promo)
-    audit.record(session, actor, "event.add_promo_code", target_type="Event", target_id=event_id,
-                 details={"code": promo.code})
+    audit.record(
+        session,
+        actor,
+        "event.add_promo_code",
+        target_type="Event",
+        target_id=event_id,
+        details={"code": promo.code},
+    )
     await _commit_unique(session, "this promo code already exists for the event", "input.code")
     return event
 
@@ -261,8 +295,14 @@ async def assign_staff(
     already = await session.get(EventStaff, (event_id, user.id))
     if already is None:
         session.add(EventStaff(event_id=event_id, user_id=user.id))  # type: ignore[arg-type]
-        audit.record(session, actor, "event.assign_staff", target_type="Event", target_id=event_id,
-                     details={"user_id": user.id})
+        audit.record(
+            session,
+            actor,
+            "event.assign_staff",
+            target_type="Event",
+            target_id=event_id,
+            details={"user_id": user.id},
+        )
     await session.commit()
     return user
 
@@ -304,11 +344,15 @@ async def cancel_event(
     failures = 0
     for order in paid:
         try:
-            await orders.refund_paid(session, order, actor, provider, "order.event_refund", "event cancelled")
+            await orders.refund_paid(
+                session, order, actor, provider, "order.event_refund", "event cancelled"
+            )
         except PaymentFailed:
             failures += 1
     if failures:
-        raise PaymentFailed(f"{failures} refunds did not go through; run cancelEvent again to retry")
+        raise PaymentFailed(
+            f"{failures} refunds did not go through; run cancelEvent again to retry"
+        )
     await session.refresh(event)
     return event
 
@@ -322,7 +366,13 @@ async def delete_event(session: AsyncSession, event_id: int, actor: audit.Actor)
     for model in (EventStaff, PromoCode, TicketType):
         await session.execute(delete(model).where(model.event_id == event_id))  # type: ignore[attr-defined]
     await session.delete(event)
-    audit.record(session, actor, "event.delete", target_type="Event", target_id=event_id,
-                 details={"name": event.name})
+    audit.record(
+        session,
+        actor,
+        "event.delete",
+        target_type="Event",
+        target_id=event_id,
+        details={"name": event.name},
+    )
     await session.commit()
     return event_id

@@ -14,14 +14,21 @@ async def buyer_orders(
 ) -> Page[Order]:
     """Newest first."""
     return await fetch_page(
-        session, Order, conditions=[Order.buyer_id == buyer_id],  # type: ignore[list-item]
+        session,
+        Order,
+        conditions=[Order.buyer_id == buyer_id],  # type: ignore[list-item]
         after=None if before_id is None else Order.id < before_id,  # type: ignore[operator]
-        order_by=[Order.id.desc()], limit=limit,  # type: ignore[union-attr]
+        order_by=[Order.id.desc()],
+        limit=limit,  # type: ignore[union-attr]
     )
 
 
 async def all_orders(
-    session: AsyncSession, *, limit: int, before_id: int | None, event_id: int | None,
+    session: AsyncSession,
+    *,
+    limit: int,
+    before_id: int | None,
+    event_id: int | None,
     status: str | None,
 ) -> Page[Order]:
     conditions: list[ColumnElement[bool]] = []
@@ -30,9 +37,12 @@ async def all_orders(
     if status is not None:
         conditions.append(Order.status == status)  # type: ignore[arg-type]
     return await fetch_page(
-        session, Order, conditions=conditions,
+        session,
+        Order,
+        conditions=conditions,
         after=None if before_id is None else Order.id < before_id,  # type: ignore[operator]
-        order_by=[Order.id.desc()], limit=limit,  # type: ignore[union-attr]
+        order_by=[Order.id.desc()],
+        limit=limit,  # type: ignore[union-attr]
     )
 
 

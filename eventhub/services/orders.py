@@ -7,6 +7,7 @@ winner gives seats back or issues tickets.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +40,9 @@ async def transition(
     if expires_before is not None:
         conditions.append(Order.expires_at <= expires_before)  # type: ignore[operator,arg-type]
     result = await session.execute(
-        update(Order).where(*conditions).values(status=to_status, **values)  # type: ignore[arg-type]
+        update(Order)
+        .where(*conditions)
+        .values(status=to_status, **values)  # type: ignore[arg-type]
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -122,8 +125,9 @@ async def _manageable(
         return order, event
     if buyer_ok and order.buyer_id == actor.user_id:
         return order, event
-    await audit.record_now(session, actor, "order.access_denied", target_type="Order",
-                           target_id=order_id)
+    await audit.record_now(
+        session, actor, "order.access_denied", target_type="Order", target_id=order_id
+    )
     if order.buyer_id == actor.user_id:
         raise PermissionDenied("only the organizer can refund this order")
     raise NotFound("no such order", field="id")
@@ -161,14 +165,21 @@ async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -
 
 async def live_orders(session: AsyncSession, event_id: int) -> tuple[list[Order], list[Order]]:
     """(PENDING, PAID) orders of an event."""
-    rows = list((await session.scalars(
-        select(Order).where(Order.event_id == event_id, Order.status.in_(LIVE_STATUSES))  # type: ignore[arg-type,attr-defined]
-    )).all())
+    rows = list(
+        (
+            await session.scalars(
+                select(Order).where(Order.event_id == event_id, Order.status.in_(LIVE_STATUSES))  # type: ignore[arg-type,attr-defined]
+            )
+        ).all()
+    )
     return [o for o in rows if o.status == "PENDING"], [o for o in rows if o.status == "PAID"]
 
 
 async def refund_order(
-    session: AsyncSession, order_id: int, actor: audit.Actor, provider: PaymentProvider,
+    session: AsyncSession,
+    order_id: int,
+    actor: audit.Actor,
+    provider: PaymentProvider,
     reason: str | None,
 ) -> Order:
     order, _event = await _manageable(session, order_id, actor, buyer_ok=False)
@@ -178,24 +189,46 @@ async def refund_order(
 
 
 async def refund_paid(
-    session: AsyncSession, order: Order, actor: audit.Actor, provider: PaymentProvider,
-    action: str, reason: str | None,
+    session: AsyncSession,
+    order: Order,
+    actor: audit.Actor,
+    provider: PaymentProvider,
+    action: str,
+    reason: str | None,
 ) -> Order:
     """Refund through the provider first; the order becomes REFUNDED only once it accepted."""
     assert order.id is not None
-    await session.commit()  # hold no transaction open across the provider call (keeps `order` loaded)
+    await (
+        session.commit()
+    )  # hold no transaction open across the provider call (keeps `order` loaded)
     try:
         refund = await provider.refund(order)
     except (ProviderUnavailable, PaymentDeclined) as error:
         raise PaymentFailed(f"the refund did not go through, nothing changed: {error}") from None
     now = datetime.now(UTC)
-    if await transition(session, order.id, "PAID", "REFUNDED", refund_id=refund.refund_id,
-                        closed_at=now, payment_status="refunded"):
+    if await transition(
+        session,
+        order.id,
+        "PAID",
+        "REFUNDED",
+        refund_id=refund.refund_id,
+        closed_at=now,
+        payment_status="refunded",
+    ):
         await tickets.void_tickets(session, order.id)
         await _release(session, order)
-        audit.record(session, actor, action, target_type="Order", target_id=order.id,
-                     details={"refund_id": refund.refund_id, "reason": reason,
-                              "amount_minor": order.total_minor})
+        audit.record(
+            session,
+            actor,
+            action,
+            target_type="Order",
+            target_id=order.id,
+            details={
+                "refund_id": refund.refund_id,
+                "reason": reason,
+                "amount_minor": order.total_minor,
+            },
+        )
         await session.commit()
     else:
         await session.rollback()
@@ -206,30 +239,47 @@ async def provider_cancel(provider: PaymentProvider, order: Order) -> None:
     """Tell the provider a hold is gone, when it has something to cancel (best effort)."""
     cancel = getattr(provider, "cancel_payment", None)
     if cancel is not None and order.payment_intent_id:
-        try:
+        # Best effort: the intent expires on its own; a late success is refunded by the webhook.
+        with contextlib.suppress(ProviderUnavailable, PaymentDeclined):
             await cancel(order)
-        except (ProviderUnavailable, PaymentDeclined):
-            pass  # the intent expires on its own; a late success is refunded by the webhook
 
 
 async def begin_payment(session: AsyncSession, order: Order, provider: PaymentProvider) -> Order:
-    """Create the provider payment for a fresh PENDING order; on failure release the hold at once."""
+    """Create the provider payment for a fresh PENDING order; on failure release the hold."""
     assert order.id is not None
     try:
         info = await provider.create_payment(order)
     except (ProviderUnavailable, PaymentDeclined) as error:
-        if await transition(session, order.id, "PENDING", "CANCELLED",
-                            closed_at=datetime.now(UTC), payment_status="failed"):
+        if await transition(
+            session,
+            order.id,
+            "PENDING",
+            "CANCELLED",
+            closed_at=datetime.now(UTC),
+            payment_status="failed",
+        ):
             await _release(session, order)
-            audit.record(session, audit.SYSTEM, "order.payment_failed", target_type="Order",
-                         target_id=order.id, details={"error": str(error)})
+            audit.record(
+                session,
+                audit.SYSTEM,
+                "order.payment_failed",
+                target_type="Order",
+                target_id=order.id,
+                details={"error": str(error)},
+            )
             await session.commit()
-        raise PaymentFailed(f"the payment could not be started, no seats are held: {error}") from None
+        raise PaymentFailed(
+            f"the payment could not be started, no seats are held: {error}"
+        ) from None
     if info is not None:
         await session.execute(
-            update(Order).where(Order.id == order.id)  # type: ignore[arg-type]
-            .values(payment_intent_id=info.intent_id, payment_client_secret=info.client_secret,
-                    payment_status=info.status)
+            update(Order)
+            .where(Order.id == order.id)  # type: ignore[arg-type]
+            .values(
+                payment_intent_id=info.intent_id,
+                payment_client_secret=info.client_secret,
+                payment_status=info.status,
+            )
             .execution_options(synchronize_session=False)
         )
         await session.commit()

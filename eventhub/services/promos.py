@@ -70,7 +70,9 @@ def build_promo(
     )
 
 
-def _covered_tiers(names: list[str] | None, tiers: list[TicketType], field: str) -> list[TicketType]:
+def _covered_tiers(
+    names: list[str] | None, tiers: list[TicketType], field: str
+) -> list[TicketType]:
     if names is None:
         return tiers
     by_name = {t.name: t for t in tiers}

@@ -44,6 +44,25 @@ def key_id_of(public_key: Ed25519PublicKey) -> bytes:
     return hashlib.sha256(raw).digest()[:4]
 
 
+def split_public_pems(bundle: str) -> list[Ed25519PublicKey]:
+    keys = []
+    marker = "-----END PUBLIC KEY-----"
+    for chunk in bundle.split(marker):
+        if "-----BEGIN PUBLIC KEY-----" in chunk:
+            public = serialization.load_pem_public_key((chunk.strip() + "\n" + marker).encode())
+            if isinstance(public, Ed25519PublicKey):
+                keys.append(public)
+    return keys
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -51,7 +70,11 @@ def _b64(data: bytes) -> str:
 class TicketSigner:
     """Signs with the newest key; verifies with any key still in the ring."""
 
-    def __init__(self, signing_key: Ed25519PrivateKey, older_public_keys: list[Ed25519PublicKey] | None = None) -> None:
+    def __init__(
+        self,
+        signing_key: Ed25519PrivateKey,
+        older_public_keys: list[Ed25519PublicKey] | None = None,
+    ) -> None:
         self._signing_key = signing_key
         self._signing_kid = key_id_of(signing_key.public_key())
         self._verify: dict[bytes, Ed25519PublicKey] = {self._signing_kid: signing_key.public_key()}
@@ -59,16 +82,20 @@ class TicketSigner:
             self._verify.setdefault(key_id_of(key), key)
 
     @classmethod
-    def from_pem(cls, pem: str, older_public_pems: list[str] | None = None) -> TicketSigner:
+    def from_pem(cls, pem: str, verify_keys_pem: str = "") -> TicketSigner:
+        """The signing key (PEM private) and any retired public keys (a PEM bundle)."""
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("EVENTHUB_TICKET_SIGNING_KEY must be an Ed25519 private key (PEM)")
-        older = []
-        for text in older_public_pems or []:
-            public = serialization.load_pem_public_key(text.encode())
-            if isinstance(public, Ed25519PublicKey):
-                older.append(public)
-        return cls(key, older)
+        return cls(key, split_public_pems(verify_keys_pem))
+
+    @staticmethod
+    def kid_text(kid: bytes) -> str:
+        return _b64(kid)
+
+    @property
+    def key_ids(self) -> list[str]:
+        return [_b64(kid) for kid in self._verify]
 
     def sign(self, ticket_id: int, event_id: int) -> str:
         header = _HEADER.pack(VERSION, self._signing_kid, ticket_id, event_id)
@@ -100,6 +127,14 @@ class TicketSigner:
         keys = []
         for kid, key in self._verify.items():
             raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": _b64(kid),
-                         "use": "sig", "alg": "EdDSA"})
+            keys.append(
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": _b64(raw),
+                    "kid": _b64(kid),
+                    "use": "sig",
+                    "alg": "EdDSA",
+                }
+            )
         return json.dumps({"keys": keys})

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventhub.models import OrderItem, Ticket
+from eventhub.models import Event, Order, OrderItem, Ticket
+from eventhub.services import audit
 
 
-def issue_tickets(session: AsyncSession, order_id: int, event_id: int, items: list[OrderItem]) -> list[Ticket]:
+def issue_tickets(
+    session: AsyncSession, order_id: int, event_id: int, items: list[OrderItem]
+) -> list[Ticket]:
     """Add one VALID ticket per seat to the caller's transaction."""
     tickets = [
         Ticket(order_id=order_id, event_id=event_id, ticket_type_id=item.ticket_type_id)
@@ -26,3 +29,22 @@ async def void_tickets(session: AsyncSession, order_id: int) -> None:
         .values(status="VOID")
         .execution_options(synchronize_session=False)
     )
+
+
+async def viewable_ticket(
+    session: AsyncSession, ticket_id: int, actor: audit.Actor
+) -> Ticket | None:
+    """The ticket if the actor bought it, organizes its event or is an admin."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or actor.user_id is None:
+        return None
+    if actor.is_admin:
+        return ticket
+    owners = (
+        await session.execute(
+            select(Order.buyer_id, Event.organizer_id)
+            .join(Event, Event.id == Order.event_id)  # type: ignore[arg-type]
+            .where(Order.id == ticket.order_id)  # type: ignore[arg-type]
+        )
+    ).first()
+    return ticket if owners is not None and actor.user_id in tuple(owners) else None

@@ -91,8 +91,12 @@ async def create_user(
         await session.rollback()
         raise EmailTaken("an account with this email already exists", field="email") from None
     audit.record(
-        session, audit.Actor(user.id, actor.ip), "user.register", target_type="User",
-        target_id=user.id, details={"roles": roles},
+        session,
+        audit.Actor(user.id, actor.ip),
+        "user.register",
+        target_type="User",
+        target_id=user.id,
+        details={"roles": roles},
     )
     await session.commit()
     return user
@@ -123,7 +127,11 @@ async def set_roles(
     before = user.roles
     user.roles = ",".join(normalize_roles(roles))
     audit.record(
-        session, actor, "user.set_roles", target_type="User", target_id=user_id,
+        session,
+        actor,
+        "user.set_roles",
+        target_type="User",
+        target_id=user_id,
         details={"before": before.split(",") if before else [], "after": user.roles.split(",")},
     )
     await session.commit()
@@ -182,12 +190,14 @@ async def ensure_admin(
     existing = await find_by_email(session, data.email)
     if existing is not None:
         existing.roles = ",".join(normalize_roles([*existing.role_set, "ADMIN"]))
-        audit.record(session, audit.SYSTEM, "user.promote_admin", target_type="User",
-                     target_id=existing.id)
+        audit.record(
+            session, audit.SYSTEM, "user.promote_admin", target_type="User", target_id=existing.id
+        )
         await session.commit()
         return existing, False
-    user = User(email=data.email, name=data.name, password_hash=password_hash,
-                roles="CUSTOMER,ADMIN")
+    user = User(
+        email=data.email, name=data.name, password_hash=password_hash, roles="CUSTOMER,ADMIN"
+    )
     session.add(user)
     await session.flush()
     audit.record(session, audit.SYSTEM, "user.create_admin", target_type="User", target_id=user.id)

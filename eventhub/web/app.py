@@ -23,6 +23,7 @@ from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
+from eventhub.web.tickets_qr import ticket_qr
 
 logger = logging.getLogger("eventhub")
 
@@ -42,7 +43,7 @@ def build_state(settings: Settings) -> AppState:
         codec=codec,
         authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
         provider=OfflineProvider(),
-        signer=TicketSigner.from_pem(settings.ticket_signing_key),
+        signer=TicketSigner.from_pem(settings.ticket_signing_key, settings.ticket_verify_keys),
     )
 
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/tickets/{ticket_id}/qr", ticket_qr, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

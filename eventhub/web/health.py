@@ -19,6 +19,6 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         async with factory() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
+    except Exception as error:
         return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, 503)
     return JSONResponse({"status": "ok"})

@@ -6,10 +6,10 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 import eventhub.models  # noqa: F401  (registers every table)
 from eventhub.models.database import create_engine
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 

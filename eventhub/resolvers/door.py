@@ -1,0 +1,30 @@
+"""Door staff: validating tickets online, syncing offline scans."""
+
+from __future__ import annotations
+
+from eventhub.resolvers.context import RequestContext
+from eventhub.resolvers.ids import decode_id
+from eventhub.services import door
+from eventhub.services.errors import NotFound
+
+
+def _event_pk(event_id: str) -> int:
+    pk = decode_id(event_id, "Event")
+    if pk is None:
+        raise NotFound("no such event", field="eventId")
+    return pk
+
+
+async def validate(ctx: RequestContext, event_id: str, token: str) -> door.Validation:
+    pk = decode_id(event_id, "Event")
+    if pk is None:
+        return door.Validation("INVALID")
+    return await door.validate_ticket(ctx.session, ctx.app.signer, pk, token, await ctx.actor())
+
+
+async def sync(
+    ctx: RequestContext, event_id: str, scans: list[door.OfflineScan]
+) -> list[door.ScanResult]:
+    return await door.sync_check_ins(
+        ctx.session, ctx.app.signer, _event_pk(event_id), scans, await ctx.actor()
+    )

@@ -1,0 +1,184 @@
+"""At the door: validating a scanned ticket, online or from offline scans.
+
+The signature is checked before anything touches the database, so forged or
+truncated tokens cost no write. Admission is one conditional update
+(`… SET status = 'USED' WHERE id = … AND status = 'VALID'`), so two scanners
+at two doors can never both admit the same ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import Event, EventStaff, Ticket
+from eventhub.services import audit
+from eventhub.services.errors import NotFound, PermissionDenied
+from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
+
+logger = logging.getLogger("eventhub.door")
+
+
+@dataclass(frozen=True)
+class Validation:
+    outcome: str  # VALID | ALREADY_USED | VOID | WRONG_EVENT | INVALID
+    ticket: Ticket | None = None
+    first_checked_in_at: datetime | None = None
+
+
+async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.Actor) -> Event:
+    """Assigned staff, the event's organizer and admins; anyone else is refused."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise NotFound("no such event", field="eventId")
+    if actor.is_admin or event.organizer_id == actor.user_id:
+        return event
+    staff = await session.get(EventStaff, (event_id, actor.user_id))
+    if staff is None:
+        await audit.record_now(
+            session, actor, "ticket.validate_denied", target_type="Event", target_id=event_id
+        )
+        raise PermissionDenied("you are not staff at this event")
+    return event
+
+
+async def _admit(
+    session: AsyncSession, ticket_id: int, event_id: int, at: datetime, by: int | None
+) -> bool:
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.event_id == event_id, Ticket.status == "VALID")  # type: ignore[arg-type]
+        .values(status="USED", checked_in_at=at, checked_in_by_id=by)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: int) -> Validation:
+    ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+    if ticket is None:
+        return Validation("INVALID")
+    if ticket.event_id != event_id:
+        return Validation("WRONG_EVENT", ticket)
+    if ticket.status == "VOID":
+        return Validation("VOID", ticket)
+    return Validation("ALREADY_USED", ticket, ticket.checked_in_at)
+
+
+async def validate_ticket(
+    session: AsyncSession, signer: TicketSigner, event_id: int, token: str, actor: audit.Actor
+) -> Validation:
+    await ensure_door_access(session, event_id, actor)
+    try:
+        claims = signer.verify(token)
+    except InvalidToken as error:
+        logger.info("invalid ticket token at event %s: %s", event_id, error)
+        await session.rollback()
+        return Validation("INVALID")
+    now = datetime.now(UTC)
+    if claims.event_id == event_id and await _admit(
+        session, claims.ticket_id, event_id, now, actor.user_id
+    ):
+        result = Validation(
+            "VALID", await session.get(Ticket, claims.ticket_id, populate_existing=True)
+        )
+    else:
+        result = await _outcome_after_miss(session, claims.ticket_id, event_id)
+    audit.record(
+        session,
+        actor,
+        "ticket.validate",
+        target_type="Ticket",
+        target_id=claims.ticket_id,
+        details={"outcome": result.outcome, "event_id": event_id},
+    )
+    await session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    token: str
+    scanned_at: datetime
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    token: str
+    outcome: str  # ACCEPTED | DUPLICATE | VOID | WRONG_EVENT | INVALID
+    ticket_id: int | None
+    first_checked_in_at: datetime | None
+
+
+async def sync_check_ins(
+    session: AsyncSession,
+    signer: TicketSigner,
+    event_id: int,
+    scans: list[OfflineScan],
+    actor: audit.Actor,
+) -> list[ScanResult]:
+    """Apply scans made offline, earliest first; the first scan of a ticket wins.
+
+    A scan earlier than an existing check-in moves the check-in time back (it
+    was the real admission); every other repeat is reported as DUPLICATE.
+    """
+    await ensure_door_access(session, event_id, actor)
+    results: dict[int, ScanResult] = {}
+    for index, scan in sorted(enumerate(scans), key=lambda pair: pair[1].scanned_at):
+        results[index] = await _apply_scan(session, signer, event_id, scan, actor)
+    audit.record(
+        session,
+        actor,
+        "ticket.sync",
+        target_type="Event",
+        target_id=event_id,
+        details={
+            "scans": len(scans),
+            "accepted": sum(r.outcome == "ACCEPTED" for r in results.values()),
+        },
+    )
+    await session.commit()
+    return [results[i] for i in range(len(scans))]
+
+
+async def _apply_scan(
+    session: AsyncSession,
+    signer: TicketSigner,
+    event_id: int,
+    scan: OfflineScan,
+    actor: audit.Actor,
+) -> ScanResult:
+    try:
+        claims = signer.verify(scan.token)
+    except InvalidToken:
+        return ScanResult(scan.token, "INVALID", None, None)
+    at = scan.scanned_at if scan.scanned_at.tzinfo else scan.scanned_at.replace(tzinfo=UTC)
+    if claims.event_id == event_id and await _admit(
+        session, claims.ticket_id, event_id, at, actor.user_id
+    ):
+        return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
+    missed = await _outcome_after_miss(session, claims.ticket_id, event_id)
+    if missed.outcome != "ALREADY_USED" or missed.first_checked_in_at is None:
+        outcome = "DUPLICATE" if missed.outcome == "ALREADY_USED" else missed.outcome
+        return ScanResult(scan.token, outcome, claims.ticket_id, missed.first_checked_in_at)
+    if at < missed.first_checked_in_at:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == claims.ticket_id, Ticket.checked_in_at > at)  # type: ignore[arg-type,operator]
+            .values(checked_in_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
+    return ScanResult(scan.token, "DUPLICATE", claims.ticket_id, missed.first_checked_in_at)
+
+
+async def export_tickets(session: AsyncSession, event_id: int) -> list[Ticket]:
+    """Every ticket of an event with its status, for a scanner going offline."""
+    rows = await session.scalars(
+        select(Ticket).where(Ticket.event_id == event_id).order_by(Ticket.id)  # type: ignore[arg-type]
+    )
+    return list(rows.all())
