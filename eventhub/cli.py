@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     admin.set_defaults(handler=_create_admin)
 
     _add_ticket_commands(commands)
+    payments = commands.add_parser("payments", help="payment operations")
+    payment_commands = payments.add_subparsers(dest="payments_command", required=True)
+    reconcile = payment_commands.add_parser(
+        "reconcile", help="list orders whose state disagrees with Stripe"
+    )
+    reconcile.add_argument("--since", help="only orders created at or after (ISO 8601)")
+    reconcile.add_argument("--fix", action="store_true", help="repair what is safe to repair")
+    reconcile.set_defaults(handler=_reconcile)
     commands.add_parser("demo", help="load demo data and print the logins").set_defaults(
         handler=_demo
     )
@@ -136,6 +144,12 @@ def _tickets_export(settings: Settings, args: argparse.Namespace) -> int:
     from eventhub.cli_tasks import export_tickets
 
     return asyncio.run(export_tickets(settings, args.event))
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from eventhub.cli_tasks import reconcile_payments
+
+    return asyncio.run(reconcile_payments(settings, args.since, args.fix))
 
 
 def _schema(settings: Settings, _args: argparse.Namespace) -> int:

@@ -76,3 +76,31 @@ async def export_tickets(settings: Settings, event_id: str) -> int:
     }
     print(json.dumps(document, indent=2))
     return 0
+
+
+async def reconcile_payments(settings: Settings, since: str | None, fix: bool) -> int:
+    from datetime import UTC, datetime
+
+    from eventhub.services.payments.stripe_provider import StripeProvider
+    from eventhub.services.reconciliation import reconcile
+
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        print(f"eventhub: --since: {since!r} is not an ISO 8601 time", file=sys.stderr)
+        return 2
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    state = build_state(settings)
+    if not isinstance(state.provider, StripeProvider):
+        print("eventhub: reconcile needs EVENTHUB_PAYMENT_PROVIDER=stripe", file=sys.stderr)
+        return 2
+    try:
+        async with state.session_factory() as session:
+            found = await reconcile(session, state.provider, start, fix)
+    finally:
+        await state.engine.dispose()
+    for m in found:
+        print(f"order {m.order_id}: ours {m.ours}, stripe {m.stripe} -> {m.action}")
+    print(f"{len(found)} orders disagree with Stripe")
+    return 0

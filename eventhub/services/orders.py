@@ -21,6 +21,8 @@ from eventhub.services.errors import (
     NotRefundable,
     PaymentFailed,
     PermissionDenied,
+    PromoExhausted,
+    SoldOut,
 )
 from eventhub.services.payments import (
     PaymentDeclined,
@@ -284,3 +286,125 @@ async def begin_payment(session: AsyncSession, order: Order, provider: PaymentPr
         )
         await session.commit()
     return await _reload(session, order.id)
+
+
+async def mark_paid(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
+    """PENDING → PAID with its tickets, in one transaction; False if someone else moved it."""
+    assert order.id is not None
+    now = datetime.now(UTC)
+    if not await transition(
+        session, order.id, "PENDING", "PAID", paid_at=now, payment_status="succeeded"
+    ):
+        await session.rollback()
+        return False
+    tickets.issue_tickets(session, order.id, order.event_id, await items_of(session, order.id))
+    audit.record(
+        session,
+        actor,
+        "order.paid",
+        target_type="Order",
+        target_id=order.id,
+        details={"amount_minor": order.total_minor},
+    )
+    await session.commit()
+    return True
+
+
+async def accept_late_payment(
+    session: AsyncSession, order: Order, provider: PaymentProvider
+) -> str:
+    """A payment for a released hold: re-take the seats of an expired hold if they are still
+    free; refund in full when they are gone, the event was cancelled or the buyer cancelled.
+
+    Returns "paid", "refunded" or "raced" (another handler moved the order first).
+    """
+    assert order.id is not None
+    released_as = order.status  # EXPIRED (hold ran out) or CANCELLED (buyer or payment gave up)
+    event = await session.get(Event, order.event_id)
+    if released_as == "EXPIRED" and event is not None and event.status != "CANCELLED":
+        try:
+            if not await transition(
+                session,
+                order.id,
+                released_as,
+                "PAID",
+                paid_at=datetime.now(UTC),
+                payment_status="succeeded",
+            ):
+                await session.rollback()
+                return "raced"
+            await inventory.take_seats(
+                session, order.event_id, await _seats_of(session, order.id), order.promo_code_id
+            )
+            tickets.issue_tickets(
+                session, order.id, order.event_id, await items_of(session, order.id)
+            )
+            audit.record(
+                session,
+                audit.SYSTEM,
+                "order.late_payment_accepted",
+                target_type="Order",
+                target_id=order.id,
+            )
+            await session.commit()
+            return "paid"
+        except (SoldOut, PromoExhausted):
+            await session.rollback()
+    refund = await provider.refund(order)  # a failure propagates: the provider retries the event
+    if await transition(
+        session,
+        order.id,
+        released_as,
+        "REFUNDED",
+        refund_id=refund.refund_id,
+        payment_status="refunded",
+        closed_at=datetime.now(UTC),
+    ):
+        audit.record(
+            session,
+            audit.SYSTEM,
+            "order.late_payment_refunded",
+            target_type="Order",
+            target_id=order.id,
+            details={"refund_id": refund.refund_id},
+        )
+        await session.commit()
+        return "refunded"
+    await session.rollback()
+    return "raced"
+
+
+async def record_external_refund(
+    session: AsyncSession, order: Order, refund_id: str | None
+) -> bool:
+    """A refund made in the provider's dashboard: PAID → REFUNDED, tickets void, seats back."""
+    assert order.id is not None
+    if not await transition(
+        session,
+        order.id,
+        "PAID",
+        "REFUNDED",
+        refund_id=refund_id,
+        payment_status="refunded",
+        closed_at=datetime.now(UTC),
+    ):
+        await session.rollback()
+        return False
+    await tickets.void_tickets(session, order.id)
+    await _release(session, order)
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "order.refund_external",
+        target_type="Order",
+        target_id=order.id,
+        details={"refund_id": refund_id},
+    )
+    await session.commit()
+    return True
+
+
+async def find_by_payment_intent(session: AsyncSession, intent_id: str) -> Order | None:
+    return (
+        await session.scalars(select(Order).where(Order.payment_intent_id == intent_id))  # type: ignore[arg-type]
+    ).first()

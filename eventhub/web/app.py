@@ -18,14 +18,24 @@ from eventhub.models.database import create_engine, create_session_factory
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services.hold_sweeper import run_sweeper
-from eventhub.services.payments import OfflineProvider
+from eventhub.services.payments import OfflineProvider, PaymentProvider
+from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
 from eventhub.web.tickets_qr import ticket_qr
+from eventhub.web.webhooks import stripe_webhook
 
 logger = logging.getLogger("eventhub")
+
+
+def payment_provider(settings: Settings) -> PaymentProvider:
+    if settings.payment_provider == "stripe":
+        return StripeProvider(
+            settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
+        )
+    return OfflineProvider()
 
 
 def build_state(settings: Settings) -> AppState:
@@ -42,7 +52,7 @@ def build_state(settings: Settings) -> AppState:
         session_factory=create_session_factory(engine),
         codec=codec,
         authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
-        provider=OfflineProvider(),
+        provider=payment_provider(settings),
         signer=TicketSigner.from_pem(settings.ticket_signing_key, settings.ticket_verify_keys),
     )
 
@@ -70,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/tickets/{ticket_id}/qr", ticket_qr, methods=["GET"]),
+            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -1,0 +1,111 @@
+"""What a verified payment-provider event does to our orders.
+
+Replays are harmless twice over: an event id already recorded is skipped,
+and every state change is a conditional update that a second delivery
+cannot repeat. An event for an order we do not know is logged and
+acknowledged, so the provider stops retrying it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import Order, ProcessedProviderEvent
+from eventhub.services import audit, orders
+from eventhub.services.payments import PaymentProvider
+
+logger = logging.getLogger("eventhub.payments")
+RELEASED = ("EXPIRED", "CANCELLED")
+
+
+async def _seen(session: AsyncSession, provider: str, event_id: str) -> bool:
+    found = await session.scalar(
+        select(ProcessedProviderEvent.id).where(
+            ProcessedProviderEvent.provider == provider,  # type: ignore[arg-type]
+            ProcessedProviderEvent.provider_event_id == event_id,  # type: ignore[arg-type]
+        )
+    )
+    await session.rollback()
+    return found is not None
+
+
+async def _remember(session: AsyncSession, provider: str, event_id: str, kind: str) -> None:
+    session.add(
+        ProcessedProviderEvent(provider=provider, provider_event_id=event_id, event_type=kind)
+    )
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent delivery of the same event recorded it first
+        await session.rollback()
+
+
+async def _order_for(session: AsyncSession, intent: dict[str, Any]) -> Order | None:
+    order = await orders.find_by_payment_intent(session, str(intent.get("id")))
+    if order is None:
+        order_id = (intent.get("metadata") or {}).get("order_id")
+        if order_id and str(order_id).isdigit():
+            order = await session.get(Order, int(order_id))
+    return order
+
+
+async def handle_event(
+    session: AsyncSession, provider: PaymentProvider, event: dict[str, Any]
+) -> str:
+    """Apply one verified event; returns a short outcome for the log and the response."""
+    event_id, kind = str(event["id"]), str(event["type"])
+    if await _seen(session, provider.name, event_id):
+        return "duplicate"
+    obj: dict[str, Any] = event["data"]["object"]
+    if kind == "charge.refunded":
+        outcome = await _charge_refunded(session, obj)
+    elif kind in (
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+    ):
+        outcome = await _intent_event(session, provider, kind, obj)
+    else:
+        outcome = "ignored"
+    logger.info("stripe event %s (%s): %s", event_id, kind, outcome)
+    await _remember(session, provider.name, event_id, kind)
+    return outcome
+
+
+async def _intent_event(
+    session: AsyncSession, provider: PaymentProvider, kind: str, intent: dict[str, Any]
+) -> str:
+    order = await _order_for(session, intent)
+    if order is None:
+        logger.warning("stripe %s for unknown payment intent %s", kind, intent.get("id"))
+        return "unknown order"
+    if kind == "payment_intent.succeeded":
+        if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
+            return "paid"
+        order = await session.get(Order, order.id, populate_existing=True) or order
+        if order.status in RELEASED:
+            return await orders.accept_late_payment(session, order, provider)
+        return f"already {order.status.lower()}"
+    if order.status == "PENDING" and await orders.cancel_hold(session, order, audit.SYSTEM):
+        return "hold released"
+    return f"already {order.status.lower()}"
+
+
+async def _charge_refunded(session: AsyncSession, charge: dict[str, Any]) -> str:
+    intent_id = charge.get("payment_intent")
+    order = await orders.find_by_payment_intent(session, str(intent_id)) if intent_id else None
+    if order is None:
+        logger.warning("stripe charge.refunded for unknown payment intent %s", intent_id)
+        return "unknown order"
+    if charge.get("amount_refunded", 0) < charge.get("amount", 0):
+        logger.warning("partial refund on order %s is not mirrored (seats stay sold)", order.id)
+        return "partial refund ignored"
+    refunds = (charge.get("refunds") or {}).get("data") or [{}]
+    refund_id = refunds[0].get("id")
+    if order.status == "PAID" and await orders.record_external_refund(session, order, refund_id):
+        return "refunded"
+    return f"already {order.status.lower()}"

@@ -1,0 +1,28 @@
+"""POST /webhooks/stripe: verified Stripe events; replays are harmless."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from eventhub.services import payment_events
+from eventhub.services.payments.stripe_provider import InvalidWebhook, StripeProvider
+
+MAX_BODY = 1_048_576
+
+
+async def stripe_webhook(request: Request) -> JSONResponse:
+    state = request.app.state.eventhub
+    provider = state.provider
+    if not isinstance(provider, StripeProvider):
+        return JSONResponse({"error": "the stripe provider is not configured"}, status_code=404)
+    payload = await request.body()
+    if len(payload) > MAX_BODY:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    try:
+        event = provider.parse_event(payload, request.headers.get("stripe-signature"))
+    except InvalidWebhook as error:
+        return JSONResponse({"error": f"signature verification failed: {error}"}, status_code=400)
+    async with state.session_factory() as session:
+        outcome = await payment_events.handle_event(session, provider, event)
+    return JSONResponse({"received": True, "outcome": outcome})
