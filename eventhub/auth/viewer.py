@@ -20,6 +20,7 @@ class Viewer:
     user_id: int | None = None
     roles: frozenset[str] = frozenset()
     problem: str | None = None  # why a presented token was not accepted
+    expires_at: int | None = None  # when the access token expires (epoch seconds)
 
     @property
     def is_authenticated(self) -> bool:
@@ -51,4 +52,4 @@ async def resolve_viewer(
     user = await users.get_user(session, claims.user_id)
     if user is None or not user.is_active:
         return Viewer(problem="this account is deactivated")
-    return Viewer(user_id=user.id, roles=user.role_set)
+    return Viewer(user_id=user.id, roles=user.role_set, expires_at=claims.expires_at)

@@ -90,6 +90,11 @@ class RequestContext:
             return value if isinstance(value, str) else None
         return self.request.headers.get("authorization")
 
+    async def release_connection(self) -> None:
+        """End the session's transaction and hand its connection back (long-lived WebSockets)."""
+        if self._session is not None:
+            await self._session.close()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

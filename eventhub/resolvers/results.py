@@ -11,6 +11,10 @@ from eventhub.services.errors import DomainError
 T = TypeVar("T")
 
 
+class SessionExpired(Exception):
+    """The access token behind a live subscription ran out: the client must sign in again."""
+
+
 class BadUserInput(Exception):
     """A malformed argument (bad cursor, `first` out of range): a GraphQL error, not data."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from eventhub.resolvers.results import BadUserInput
+from eventhub.resolvers.results import BadUserInput, SessionExpired
 from eventhub.services.errors import DomainError, PermissionDenied
 
 logger = logging.getLogger("eventhub.graphql")
@@ -32,6 +32,8 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GraphQLError) and original is not error:
         return classify(original, request_id)
+    if isinstance(original, SessionExpired):
+        return _with_code(error, "UNAUTHENTICATED", str(original))
     if isinstance(original, PermissionDenied):
         return _with_code(error, "FORBIDDEN", str(original) or "not allowed")
     if isinstance(original, (BadUserInput, DomainError)):

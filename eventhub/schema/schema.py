@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -21,6 +23,7 @@ from eventhub.schema.errors import classify_all
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.events import EventMutation, EventQuery
 from eventhub.schema.limits import Limits, QueryLimitsExtension
+from eventhub.schema.live import Subscription
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.users import User
@@ -67,6 +70,20 @@ class EventHubSchema(strawberry.Schema):
         result.errors = classify_all(result.errors, context)
         return result
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Subscriptions (and WebSocket operations) run here; classify each result too."""
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        source = await super().stream(*args, **kwargs)
+
+        async def classified() -> AsyncIterator[Any]:
+            async with contextlib.aclosing(source):
+                async for result in source:
+                    if isinstance(result, ExecutionResult):
+                        result.errors = classify_all(result.errors, context)
+                    yield result
+
+        return classified()
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Unexpected errors are logged once, with the request id, by `classify`."""
 
@@ -81,6 +98,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return EventHubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, AuditEntry, Event, TicketType, Order, Ticket],
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, EventStaff, Ticket
-from eventhub.services import audit
+from eventhub.services import audit, live
 from eventhub.services.errors import NotFound, PermissionDenied
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 
@@ -55,7 +55,10 @@ async def _admit(
         .values(status="USED", checked_in_at=at, checked_in_by_id=by)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    admitted = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if admitted:
+        await live.changed(session, event_id)
+    return admitted
 
 
 async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: int) -> Validation:

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, PromoCode, TicketType
+from eventhub.services import live
 from eventhub.services.errors import PromoExhausted, SoldOut
 
 
@@ -56,6 +57,7 @@ async def take_seats(
         )
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise PromoExhausted("this promo code has been used up", field="promoCode")
+    await live.changed(session, event_id)
 
 
 async def return_seats(
@@ -85,3 +87,4 @@ async def return_seats(
             .values(uses=PromoCode.uses - 1)
             .execution_options(synchronize_session=False)
         )
+    await live.changed(session, event_id)

@@ -18,6 +18,9 @@ from eventhub.models.database import create_engine, create_session_factory
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services.hold_sweeper import run_sweeper
+from eventhub.services.live import HUB
+from eventhub.services.live_listener import ChangeListener
+from eventhub.services.live_state import live_state_loader
 from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
@@ -28,6 +31,7 @@ from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
 logger = logging.getLogger("eventhub")
+LIVE_INTERVAL = 0.1  # coalesce bursts: at most one message per event every 100 ms
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
@@ -64,15 +68,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(
-            run_sweeper(state.session_factory, settings.sweep_interval_seconds)
-        )
+        tasks = [
+            asyncio.create_task(run_sweeper(state.session_factory, settings.sweep_interval_seconds))
+        ]
+        HUB.configure(live_state_loader(state.session_factory), interval=LIVE_INTERVAL)
+        if not settings.is_sqlite:
+            listener = ChangeListener(settings.database_url)
+            app.state.change_listener = listener
+            tasks.append(asyncio.create_task(listener.run()))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.engine.dispose()
 
     app = Starlette(

@@ -1,0 +1,44 @@
+"""Live subscriptions: capacity for anyone who may see the event, sales for its organizer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from eventhub.resolvers.context import RequestContext
+from eventhub.resolvers.ids import decode_id
+from eventhub.resolvers.results import SessionExpired
+from eventhub.services import events
+from eventhub.services.errors import PermissionDenied
+from eventhub.services.live import HUB
+from eventhub.services.live_state import LiveState
+
+
+async def _event_pk(ctx: RequestContext, event_id: str, *, sales: bool) -> int:
+    pk = decode_id(event_id, "Event")
+    event = await ctx.loaders.event.load(pk) if pk is not None else None
+    actor = await ctx.actor()
+    await ctx.release_connection()  # a subscription must not hold a database connection
+    if event is None or not events.can_see(event, actor):
+        raise PermissionDenied("no such event, or it is not public")
+    if sales and not (actor.is_admin or event.organizer_id == actor.user_id):
+        raise PermissionDenied("only the event's organizer sees its sales")
+    return pk or 0
+
+
+async def watch(ctx: RequestContext, event_id: str, *, sales: bool) -> AsyncIterator[LiveState]:
+    """Current state first, then each coalesced change; ends when the access token expires."""
+    pk = await _event_pk(ctx, event_id, sales=sales)
+    expires_at = (await ctx.viewer()).expires_at
+    async with HUB.subscribe(pk) as mailbox:
+        while True:
+            timeout = None if expires_at is None else expires_at - time.time()
+            if timeout is not None and timeout <= 0:
+                raise SessionExpired("the access token expired; subscribe again with a new one")
+            try:
+                state = await asyncio.wait_for(mailbox.get(), timeout)
+            except TimeoutError:
+                continue  # loop round to the expiry check
+            if state is not None:
+                yield state

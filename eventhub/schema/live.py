@@ -1,0 +1,72 @@
+"""Subscriptions: live capacity (public) and live sales (organizer and admins)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from eventhub.resolvers import live
+from eventhub.resolvers.ids import encode_id
+from eventhub.schema.common import Money
+from eventhub.schema.directives import Role
+from eventhub.schema.event_types import TicketType
+from eventhub.schema.permissions import requires_role
+from eventhub.services.live_state import LiveState
+
+
+@strawberry.type
+class CapacityUpdate:
+    event_id: strawberry.ID
+    sold: int
+    remaining: int
+    ticket_types: list[TicketType]
+    at: datetime
+
+    @classmethod
+    def of(cls, state: LiveState) -> CapacityUpdate:
+        return cls(
+            event_id=strawberry.ID(encode_id("Event", state.event.id)),
+            sold=state.event.sold,
+            remaining=state.remaining,
+            ticket_types=[TicketType.from_row(t, state.event.currency) for t in state.tiers],
+            at=state.at,
+        )
+
+
+@strawberry.type
+class SalesSnapshot:
+    event_id: strawberry.ID
+    tickets_sold: int
+    net_revenue: Money
+    checked_in: int
+    at: datetime
+
+    @classmethod
+    def of(cls, state: LiveState) -> SalesSnapshot:
+        return cls(
+            event_id=strawberry.ID(encode_id("Event", state.event.id)),
+            tickets_sold=state.totals.tickets_sold,
+            net_revenue=Money.of(state.totals.net_minor, state.event.currency),
+            checked_in=state.totals.checked_in,
+            at=state.at,
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="public for published events")
+    async def capacity_changed(
+        self, info: Info, event_id: strawberry.ID
+    ) -> AsyncGenerator[CapacityUpdate, None]:
+        async for state in live.watch(info.context, event_id, sales=False):
+            yield CapacityUpdate.of(state)
+
+    @strawberry.subscription(extensions=requires_role(Role.ORGANIZER, Role.ADMIN))
+    async def sales_updated(
+        self, info: Info, event_id: strawberry.ID
+    ) -> AsyncGenerator[SalesSnapshot, None]:
+        async for state in live.watch(info.context, event_id, sales=True):
+            yield SalesSnapshot.of(state)

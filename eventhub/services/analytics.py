@@ -1,0 +1,198 @@
+"""What is selling and to whom: SQL aggregates only, never orders loaded into Python.
+
+Money: gross = totals of orders that were paid (PAID or later REFUNDED),
+refunds = totals of REFUNDED orders, net = gross - refunds, discounts =
+discounts of paid orders. Tickets sold = seats of PAID orders.
+Demographics count distinct buyers; any group under K_ANONYMITY people is
+merged into "other" so no individual can be singled out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import Order, OrderItem, Ticket, User
+
+K_ANONYMITY = 5
+PAID_ONCE = ("PAID", "REFUNDED")
+AGE_BANDS = (
+    (0, 17, "<18"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, 200, "65+"),
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    tickets_sold: int
+    gross_minor: int
+    discounts_minor: int
+    refunds_minor: int
+    checked_in: int
+
+    @property
+    def net_minor(self) -> int:
+        return self.gross_minor - self.refunds_minor
+
+
+@dataclass(frozen=True)
+class TierSales:
+    ticket_type_id: int
+    sold: int
+    revenue_minor: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    tickets: int
+    revenue_minor: int
+
+
+def _window(
+    event_id: int, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Order.event_id == event_id]  # type: ignore[list-item]
+    if start is not None:
+        conditions.append(Order.paid_at >= start)  # type: ignore[arg-type,operator]
+    if end is not None:
+        conditions.append(Order.paid_at < end)  # type: ignore[arg-type,operator]
+    return conditions
+
+
+async def totals(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> Totals:
+    window = _window(event_id, start, end)
+    paid_once = Order.status.in_(PAID_ONCE)  # type: ignore[attr-defined]
+    money = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((paid_once, Order.total_minor), else_=0)), 0),
+                func.coalesce(func.sum(case((paid_once, Order.discount_minor), else_=0)), 0),
+                func.coalesce(
+                    func.sum(case((Order.status == "REFUNDED", Order.total_minor), else_=0)), 0
+                ),
+            ).where(*window)
+        )
+    ).one()
+    seats = (
+        await session.execute(
+            select(
+                func.count(Ticket.id).filter(Ticket.status != "VOID"),  # type: ignore[arg-type]
+                func.count(Ticket.id).filter(Ticket.status == "USED"),  # type: ignore[arg-type]
+            )
+            .join(Order, Order.id == Ticket.order_id)
+            .where(*window)  # type: ignore[arg-type]
+        )
+    ).one()
+    return Totals(int(seats[0]), int(money[0]), int(money[1]), int(money[2]), int(seats[1]))
+
+
+async def by_ticket_type(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> list[TierSales]:
+    rows = await session.execute(
+        select(
+            OrderItem.ticket_type_id,
+            func.sum(OrderItem.quantity),
+            func.sum(
+                (OrderItem.unit_price_minor - OrderItem.unit_discount_minor) * OrderItem.quantity
+            ),
+        )
+        .join(Order, Order.id == OrderItem.order_id)  # type: ignore[arg-type]
+        .where(*_window(event_id, start, end), Order.status == "PAID")  # type: ignore[arg-type]
+        .group_by(OrderItem.ticket_type_id)
+    )
+    return [TierSales(int(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
+
+
+def _bucket_expr(session: AsyncSession, bucket: str) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        return func.date_trunc(bucket, func.timezone("UTC", Order.paid_at))
+    return func.strftime(
+        "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00", Order.paid_at
+    )
+
+
+async def sales_over_time(
+    session: AsyncSession,
+    event_id: int,
+    bucket: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Bucket]:
+    """Tickets and revenue of PAID orders per hour or day (UTC)."""
+    expr = _bucket_expr(session, bucket).label("bucket")
+    seats = (
+        select(OrderItem.order_id, func.sum(OrderItem.quantity).label("seats"))
+        .group_by(OrderItem.order_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(expr, func.sum(seats.c.seats), func.sum(Order.total_minor))
+        .join(seats, seats.c.order_id == Order.id)  # type: ignore[arg-type]
+        .where(*_window(event_id, start, end), Order.status == "PAID")  # type: ignore[arg-type]
+        .group_by(expr)
+        .order_by(expr)
+    )
+    return [Bucket(_as_utc(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
+
+
+def _as_utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def merge_small_groups(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Groups under K_ANONYMITY people fold into "other", so nobody can be singled out."""
+    kept = [(label, n) for label, n in counts.items() if n >= K_ANONYMITY]
+    other = sum(n for n in counts.values() if n < K_ANONYMITY)
+    kept.sort(key=lambda pair: (-pair[1], pair[0]))
+    return [*kept, ("other", other)] if other else kept
+
+
+async def _buyer_groups(session: AsyncSession, event_id: int, column: Any) -> dict[str, int]:
+    rows = await session.execute(
+        select(column, func.count(distinct(Order.buyer_id)))
+        .join(User, User.id == Order.buyer_id)  # type: ignore[arg-type]
+        .where(Order.event_id == event_id, Order.status == "PAID")  # type: ignore[arg-type]
+        .group_by(column)
+    )
+    return {("unknown" if r[0] is None else str(r[0])): int(r[1]) for r in rows}
+
+
+async def age_bands(
+    session: AsyncSession, event_id: int, year: int | None = None
+) -> list[tuple[str, int]]:
+    this_year = year or datetime.now(UTC).year
+    age = this_year - User.birth_year
+    band = case(*[(age.between(low, high), label) for low, high, label in AGE_BANDS], else_=None)
+    return merge_small_groups(await _buyer_groups(session, event_id, band))
+
+
+async def countries(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
+    return merge_small_groups(await _buyer_groups(session, event_id, User.country))
+
+
+async def promo_code_uses(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
+    """Orders per promo code among paid orders (codes are not personal data)."""
+    rows = await session.execute(
+        select(Order.promo_code, func.count(Order.id))
+        .where(Order.event_id == event_id, Order.status == "PAID", Order.promo_code.is_not(None))  # type: ignore[arg-type,union-attr]
+        .group_by(Order.promo_code)
+        .order_by(func.count(Order.id).desc(), Order.promo_code)
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]

@@ -1,0 +1,169 @@
+"""Live capacity and sales: one change signal, coalesced, fanned out to subscribers.
+
+Services call `changed(session, event_id)` inside the transaction that
+changes `sold`, a refund or a check-in. On PostgreSQL that is `pg_notify`,
+which the database delivers only if the transaction commits, to every
+worker's LISTEN connection; on SQLite an after-commit hook signals this
+process. A rolled-back transaction publishes nothing.
+
+Each process keeps one `Watch` per event with subscribers. A signal marks
+it dirty; its task re-reads the state at most every `interval` seconds and
+hands it to every subscriber's one-slot mailbox (drop-to-latest), so a
+burst yields few messages, a slow subscriber slows nobody, and since the
+read happens after the last signal, the last message is the final state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger("eventhub.live")
+CHANNEL = "eventhub_changes"
+_PENDING = "eventhub_changed_events"
+S = TypeVar("S")
+
+
+async def changed(session: AsyncSession, event_id: int) -> None:
+    """Announce, once the caller's transaction commits, that the event's numbers changed."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": str(event_id)},
+        )
+    else:
+        session.sync_session.info.setdefault(_PENDING, set()).add(event_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    pending: set[int] = session.info.pop(_PENDING, set())
+    for event_id in pending:
+        HUB.signal(event_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+class Mailbox(Generic[S]):
+    """Holds only the latest state: a slow reader skips to the newest, never blocks a writer."""
+
+    def __init__(self) -> None:
+        self._latest: S | None = None
+        self._ready = asyncio.Event()
+
+    def put(self, state: S) -> None:
+        self._latest = state
+        self._ready.set()
+
+    async def get(self) -> S:
+        await self._ready.wait()
+        self._ready.clear()
+        assert self._latest is not None
+        return self._latest
+
+
+Loader = Callable[[int], Awaitable[Any]]
+
+
+class Watch:
+    """The subscribers of one event in this process, and the task that feeds them."""
+
+    def __init__(self, event_id: int, load: Loader, interval: float) -> None:
+        self.event_id = event_id
+        self.mailboxes: set[Mailbox[Any]] = set()
+        self._load = load
+        self._interval = interval
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.signalled_at: float | None = None
+
+    def signal(self) -> None:
+        if self.signalled_at is None:
+            self.signalled_at = time.monotonic()
+        self._dirty.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        last_sent = 0.0
+        while self.mailboxes:
+            await self._dirty.wait()
+            wait = last_sent + self._interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._dirty.clear()
+            signalled_at, self.signalled_at = self.signalled_at, None
+            try:
+                state = await self._load(self.event_id)
+            except Exception:  # keep the watch alive; the next signal retries
+                logger.exception("could not read live state of event %s", self.event_id)
+                continue
+            last_sent = time.monotonic()
+            if signalled_at is not None:
+                HUB.observe_lag(last_sent - signalled_at)
+            for mailbox in list(self.mailboxes):
+                mailbox.put(state)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class Hub:
+    """This process's watches, keyed by event id."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, Watch] = {}
+        self.load: Loader | None = None
+        self.interval = 0.1
+        self.lag_observers: list[Callable[[float], None]] = []
+
+    def configure(self, load: Loader, interval: float = 0.1) -> None:
+        self.load, self.interval = load, interval
+
+    def signal(self, event_id: int) -> None:
+        watch = self.watches.get(event_id)
+        if watch is not None:
+            watch.signal()
+
+    def signal_all(self) -> None:
+        """After a gap (a lost LISTEN connection), re-send everyone the current state."""
+        for watch in list(self.watches.values()):
+            watch.signal()
+
+    def observe_lag(self, seconds: float) -> None:
+        for observe in self.lag_observers:
+            observe(seconds)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, event_id: int) -> AsyncIterator[Mailbox[Any]]:
+        """A mailbox that receives the current state first, then every coalesced change."""
+        assert self.load is not None, "Hub.configure() was not called"
+        mailbox: Mailbox[Any] = Mailbox()
+        watch = self.watches.get(event_id)
+        if watch is None:
+            watch = self.watches[event_id] = Watch(event_id, self.load, self.interval)
+        watch.mailboxes.add(mailbox)
+        mailbox.put(await self.load(event_id))
+        try:
+            yield mailbox
+        finally:
+            watch.mailboxes.discard(mailbox)
+            if not watch.mailboxes:
+                watch.stop()
+                self.watches.pop(event_id, None)
+
+
+HUB = Hub()
