@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from eventhub.models import Event, User
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor
 from eventhub.resolvers.paging import page_size
 from eventhub.resolvers.results import BadUserInput, Result, attempt
-from eventhub.services import catalog, events
+from eventhub.services import catalog, event_images, events
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
@@ -111,4 +112,20 @@ async def assign_staff(ctx: RequestContext, event_id: str, email: str) -> Result
     actor = await ctx.actor()
     return await attempt(
         lambda: events.assign_staff(ctx.session, _event_pk(event_id, "eventId"), email, actor)
+    )
+
+
+async def upload_image(ctx: RequestContext, event_id: str, file: Any) -> Result[Event]:
+    """`file` is the multipart upload; read at most one byte past the limit."""
+    settings, actor = ctx.settings, await ctx.actor()
+    data: bytes = await file.read(settings.max_upload_bytes + 1)
+    return await attempt(
+        lambda: event_images.set_image(
+            ctx.session,
+            _event_pk(event_id, "eventId"),
+            data,
+            actor,
+            settings.upload_dir,
+            settings.max_upload_bytes,
+        )
     )

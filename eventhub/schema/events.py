@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from eventhub.resolvers import events
@@ -93,6 +94,12 @@ class EventMutation:
         self, info: Info, event_id: strawberry.ID, input: PromoCodeInput
     ) -> EventPayload:
         return EventPayload.of(await events.add_promo_code(info.context, event_id, input.to_data()))
+
+    @strawberry.mutation(extensions=requires_role(*MANAGERS))
+    async def upload_event_image(
+        self, info: Info, event_id: strawberry.ID, file: Upload
+    ) -> EventPayload:
+        return EventPayload.of(await events.upload_image(info.context, event_id, file))
 
     @strawberry.mutation(extensions=requires_role(*MANAGERS))
     async def assign_staff(self, info: Info, event_id: strawberry.ID, email: str) -> UserPayload:

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult, Info
 from eventhub.resolvers import nodes
 from eventhub.schema.accounts import AccountMutation, AccountQuery
 from eventhub.schema.admin import AdminMutation, AdminQuery
+from eventhub.schema.analytics import AnalyticsQuery
 from eventhub.schema.audit import AuditEntry
 from eventhub.schema.common import Node
 from eventhub.schema.door import DoorMutation
@@ -55,7 +56,9 @@ class NodeQuery:
         return str(info.context.app.signer.jwks())
 
 
-Query = merge_types("Query", (NodeQuery, AccountQuery, EventQuery, OrderQuery, AdminQuery))
+Query = merge_types(
+    "Query", (NodeQuery, AccountQuery, EventQuery, OrderQuery, AnalyticsQuery, AdminQuery)
+)
 Mutation = merge_types(
     "Mutation", (AccountMutation, EventMutation, OrderMutation, DoorMutation, AdminMutation)
 )

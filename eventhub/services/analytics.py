@@ -196,3 +196,92 @@ async def promo_code_uses(session: AsyncSession, event_id: int) -> list[tuple[st
         .order_by(func.count(Order.id).desc(), Order.promo_code)
     )
     return [(str(r[0]), int(r[1])) for r in rows]
+
+
+@dataclass(frozen=True)
+class OrganizerTotals:
+    events: int
+    orders: int
+    tickets_sold: int
+    gross_minor: int
+    refunds_minor: int
+    currency_totals: dict[
+        str, int
+    ]  # net revenue per currency: amounts in different currencies never add up
+
+
+async def organizer_totals(
+    session: AsyncSession, organizer_id: int | None, start: datetime | None, end: datetime | None
+) -> OrganizerTotals:
+    """Across one organizer's events (None: the whole platform), orders paid in [start, end)."""
+    from eventhub.models import Event
+
+    conditions: list[ColumnElement[bool]] = [Order.status.in_(PAID_ONCE)]  # type: ignore[attr-defined]
+    if organizer_id is not None:
+        conditions.append(Event.organizer_id == organizer_id)  # type: ignore[arg-type]
+    if start is not None:
+        conditions.append(Order.paid_at >= start)  # type: ignore[arg-type,operator]
+    if end is not None:
+        conditions.append(Order.paid_at < end)  # type: ignore[arg-type,operator]
+    joined = select(Order).join(Event, Event.id == Order.event_id).where(*conditions).subquery()  # type: ignore[arg-type]
+    refunded = case((joined.c.status == "REFUNDED", joined.c.total_minor), else_=0)
+    row = (
+        await session.execute(
+            select(
+                func.count(distinct(joined.c.event_id)),
+                func.count(joined.c.id),
+                func.coalesce(func.sum(joined.c.total_minor), 0),
+                func.coalesce(func.sum(refunded), 0),
+            )
+        )
+    ).one()
+    per_currency = await session.execute(
+        select(joined.c.currency, func.sum(joined.c.total_minor - refunded)).group_by(
+            joined.c.currency
+        )
+    )
+    seats = await session.scalar(
+        select(func.count(Ticket.id)).where(
+            Ticket.status != "VOID", Ticket.order_id.in_(select(joined.c.id))
+        )  # type: ignore[arg-type,attr-defined]
+    )
+    return OrganizerTotals(
+        int(row[0]),
+        int(row[1]),
+        int(seats or 0),
+        int(row[2]),
+        int(row[3]),
+        {str(c): int(n or 0) for c, n in per_currency},
+    )
+
+
+async def users_by_role(session: AsyncSession) -> list[tuple[str, int]]:
+    from eventhub.models.users import ROLES
+
+    counts = []
+    for role in ROLES:
+        pattern = f"%{role}%"
+        counts.append(
+            (
+                role,
+                int(
+                    await session.scalar(
+                        select(func.count(User.id)).where(User.roles.like(pattern), User.is_active)  # type: ignore[arg-type,attr-defined]
+                    )
+                    or 0
+                ),
+            )
+        )
+    return counts
+
+
+async def top_events(session: AsyncSession, limit: int = 10) -> list[tuple[int, int]]:
+    """(event id, tickets sold) of the best-selling events."""
+    rows = await session.execute(
+        select(Ticket.event_id, func.count(Ticket.id))
+        .where(Ticket.status != "VOID")  # type: ignore[arg-type]
+        .group_by(Ticket.event_id)
+        .order_by(func.count(Ticket.id).desc())
+        .limit(limit)
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]

@@ -25,6 +25,7 @@ from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
+from eventhub.web.event_images import event_image
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
 from eventhub.web.tickets_qr import ticket_qr
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/tickets/{ticket_id}/qr", ticket_qr, methods=["GET"]),
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+            Route("/events/{event_id}/image", event_image, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
