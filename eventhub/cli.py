@@ -90,6 +90,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from eventhub.models.migrate import upgrade_database
 
     upgrade_database(settings.database_url)
+    _prepare_metrics_dir(settings)
     uvicorn.run(
         "eventhub.web.app:create_app",
         factory=True,
@@ -100,6 +101,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Workers share counters through files in one fresh folder (prometheus multiprocess)."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="eventhub-metrics-")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # read by prometheus-client in each worker
 
 
 def _upgrade(settings: Settings, _args: argparse.Namespace) -> int:

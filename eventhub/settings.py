@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(65536, ge=8)
     password_hash_concurrency: int = Field(2, ge=1)
     log_level: str = "INFO"
+    # prometheus-client's own variable: set by `eventhub serve` for multi-worker metrics.
+    prometheus_multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
     @field_validator("database_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventhub.metrics import VALIDATIONS
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
 from eventhub.services import door
@@ -18,8 +19,13 @@ def _event_pk(event_id: str) -> int:
 async def validate(ctx: RequestContext, event_id: str, token: str) -> door.Validation:
     pk = decode_id(event_id, "Event")
     if pk is None:
-        return door.Validation("INVALID")
-    return await door.validate_ticket(ctx.session, ctx.app.signer, pk, token, await ctx.actor())
+        result = door.Validation("INVALID")
+    else:
+        result = await door.validate_ticket(
+            ctx.session, ctx.app.signer, pk, token, await ctx.actor()
+        )
+    VALIDATIONS.labels(result.outcome).inc()
+    return result
 
 
 async def sync(

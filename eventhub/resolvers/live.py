@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.results import SessionExpired
@@ -31,6 +32,16 @@ async def watch(ctx: RequestContext, event_id: str, *, sales: bool) -> AsyncIter
     """Current state first, then each coalesced change; ends when the access token expires."""
     pk = await _event_pk(ctx, event_id, sales=sales)
     expires_at = (await ctx.viewer()).expires_at
+    gauge = SUBSCRIPTIONS_OPEN.labels("salesUpdated" if sales else "capacityChanged")
+    gauge.inc()
+    try:
+        async for state in _follow(pk, expires_at):
+            yield state
+    finally:
+        gauge.dec()
+
+
+async def _follow(pk: int, expires_at: int | None) -> AsyncIterator[LiveState]:
     async with HUB.subscribe(pk) as mailbox:
         while True:
             timeout = None if expires_at is None else expires_at - time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventhub.metrics import BOOKINGS, SOLD_OUTS
 from eventhub.models import Order
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
@@ -43,7 +44,7 @@ async def reserve(
 ) -> Result[Order]:
     settings, actor = ctx.settings, await ctx.actor()
     policy = booking.BookingPolicy(settings.hold_seconds, settings.max_tickets_per_tier)
-    return await attempt(
+    result = await attempt(
         lambda: booking.reserve(
             ctx.session,
             reservation(event_id, lines, promo_code, key),
@@ -52,6 +53,11 @@ async def reserve(
             ctx.app.provider,
         )
     )
+    outcome = result.error.code if result.error else "OK"
+    BOOKINGS.labels(outcome).inc()
+    if outcome == "SOLD_OUT":
+        SOLD_OUTS.inc()
+    return result
 
 
 async def cancel(ctx: RequestContext, order_id: str) -> Result[Order]:

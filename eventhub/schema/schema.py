@@ -25,6 +25,7 @@ from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.events import EventMutation, EventQuery
 from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.live import Subscription
+from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.users import User
@@ -108,5 +109,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
             partial(QueryLimitsExtension, limits),
+            OperationMetrics,
         ],
     )

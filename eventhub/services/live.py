@@ -80,8 +80,10 @@ Loader = Callable[[int], Awaitable[Any]]
 class Watch:
     """The subscribers of one event in this process, and the task that feeds them."""
 
-    def __init__(self, event_id: int, load: Loader, interval: float) -> None:
+    def __init__(self, event_id: int, load: Loader, interval: float, poll: float | None) -> None:
         self.event_id = event_id
+        self._poll = poll
+        self._last_key: object = None
         self.mailboxes: set[Mailbox[Any]] = set()
         self._load = load
         self._interval = interval
@@ -99,7 +101,7 @@ class Watch:
     async def _run(self) -> None:
         last_sent = 0.0
         while self.mailboxes:
-            await self._dirty.wait()
+            polled = not await self._wait_dirty()
             wait = last_sent + self._interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -110,11 +112,26 @@ class Watch:
             except Exception:  # keep the watch alive; the next signal retries
                 logger.exception("could not read live state of event %s", self.event_id)
                 continue
+            key = getattr(state, "key", None)
+            if polled and key is not None and key == self._last_key:
+                continue  # a poll found nothing new: send nothing
+            self._last_key = key
             last_sent = time.monotonic()
             if signalled_at is not None:
                 HUB.observe_lag(last_sent - signalled_at)
             for mailbox in list(self.mailboxes):
                 mailbox.put(state)
+
+    async def _wait_dirty(self) -> bool:
+        """True when signalled; False when the poll interval passed without a signal."""
+        if self._poll is None:
+            await self._dirty.wait()
+            return True
+        try:
+            await asyncio.wait_for(self._dirty.wait(), self._poll)
+        except TimeoutError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self._task is not None:
@@ -128,10 +145,12 @@ class Hub:
         self.watches: dict[int, Watch] = {}
         self.load: Loader | None = None
         self.interval = 0.1
+        self.poll: float | None = None
         self.lag_observers: list[Callable[[float], None]] = []
 
-    def configure(self, load: Loader, interval: float = 0.1) -> None:
-        self.load, self.interval = load, interval
+    def configure(self, load: Loader, interval: float = 0.1, poll: float | None = None) -> None:
+        """`poll`: also re-read every so often, for databases that cannot notify other processes."""
+        self.load, self.interval, self.poll = load, interval, poll
 
     def signal(self, event_id: int) -> None:
         watch = self.watches.get(event_id)
@@ -154,9 +173,11 @@ class Hub:
         mailbox: Mailbox[Any] = Mailbox()
         watch = self.watches.get(event_id)
         if watch is None:
-            watch = self.watches[event_id] = Watch(event_id, self.load, self.interval)
+            watch = self.watches[event_id] = Watch(event_id, self.load, self.interval, self.poll)
         watch.mailboxes.add(mailbox)
         mailbox.put(await self.load(event_id))
+        if self.poll is not None:
+            watch.signal()  # start its polling task
         try:
             yield mailbox
         finally:

@@ -20,6 +20,11 @@ class LiveState:
     at: datetime
 
     @property
+    def key(self) -> tuple[object, ...]:
+        """What subscribers see; equal keys mean nothing changed."""
+        return (self.event.sold, tuple((t.id, t.sold) for t in self.tiers), self.totals)
+
+    @property
     def remaining(self) -> int:
         tier_room = sum(max(t.seat_limit - t.sold, 0) for t in self.tiers)
         return max(min(self.event.capacity - self.event.sold, tier_room), 0)

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.passwords import PasswordHasher
 from eventhub.auth.sign_in import Authenticator
+from eventhub.metrics import BUS_LAG
 from eventhub.models.database import create_engine, create_session_factory
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
@@ -28,11 +30,13 @@ from eventhub.settings import Settings, get_settings
 from eventhub.web.event_images import event_image
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
+from eventhub.web.metrics import MetricsMiddleware, metrics
 from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
 logger = logging.getLogger("eventhub")
 LIVE_INTERVAL = 0.1  # coalesce bursts: at most one message per event every 100 ms
+SQLITE_POLL_SECONDS = 1.0
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
@@ -72,7 +76,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tasks = [
             asyncio.create_task(run_sweeper(state.session_factory, settings.sweep_interval_seconds))
         ]
-        HUB.configure(live_state_loader(state.session_factory), interval=LIVE_INTERVAL)
+        # SQLite cannot notify other worker processes: poll as a fallback there.
+        poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
+        HUB.configure(live_state_loader(state.session_factory), LIVE_INTERVAL, poll)
+        HUB.lag_observers[:] = [BUS_LAG.observe]
         if not settings.is_sqlite:
             listener = ChangeListener(settings.database_url)
             app.state.change_listener = listener
@@ -94,10 +101,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/tickets/{ticket_id}/qr", ticket_qr, methods=["GET"]),
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             Route("/events/{event_id}/image", event_image, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware)],
     )
     app.state.eventhub = state
     return app
