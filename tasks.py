@@ -5,7 +5,7 @@
     python3 tasks.py test [ARGS...]    # .venv with test extras, pytest ARGS
     python3 tasks.py lint              # ruff check, ruff format --check, mypy
     python3 tasks.py contract          # ../shared/tools/contract_check.py
-    python3 tasks.py venv              # only create/update .venv (test extras)
+    python3 tasks.py venv              # only create/update .venv (test and dev extras)
 
 Every command creates `.venv` when it is missing and reinstalls the package
 only when pyproject.toml changed since the last install (a stamp in .venv).
@@ -122,7 +122,7 @@ def task_run(_args: list[str]) -> int:
 
 def task_test(args: list[str]) -> int:
     """Run pytest with ARGS; "no tests collected" (exit 5) fails too."""
-    install({"test"})
+    install({"test", "dev"})
     status = run([PYTHON, "-m", "pytest", *args], venv_env())
     if status == PYTEST_NO_TESTS:
         say("pytest collected no tests: that is a failure")
@@ -131,7 +131,7 @@ def task_test(args: list[str]) -> int:
 
 def task_lint(_args: list[str]) -> int:
     """ruff check, ruff format --check, mypy: all run, any failure fails."""
-    install({"test"})
+    install({"test", "dev"})
     env = venv_env()
     checks: dict[str, list[str | Path]] = {
         "ruff check": [BIN / "ruff", "check", "."],
@@ -156,7 +156,7 @@ def task_contract(_args: list[str]) -> int:
 
 def task_venv(_args: list[str]) -> int:
     """Create or update .venv with the test extras (what test and lint use)."""
-    install({"test"})
+    install({"test", "dev"})
     return 0
 
 
