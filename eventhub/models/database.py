@@ -30,7 +30,10 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        # No overflow: N workers x pool_size must stay under PostgreSQL's max_connections
+        # (100 by default); a request waits for a pooled connection rather than failing.
+        max_overflow=0,
+        pool_timeout=30,
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "eventhub"}},

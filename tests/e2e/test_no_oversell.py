@@ -107,12 +107,6 @@ async def test_exactly_capacity_seats_sold_to_500_racing_customers(
 
 
 @pytest.mark.parametrize("e2e_database_url", ["postgresql"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: each worker's pool may open db_pool_size * 3 connections (10 + 20 overflow); "
-    "4 workers want 120 > PostgreSQL's default max_connections of 100, and the requests "
-    "that cannot connect answer 'internal error' instead of waiting for a pooled connection",
-)
 async def test_default_pool_fits_postgres_default_max_connections(
     start_server: ServerLauncher, database: Database
 ) -> None:
