@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
+from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType, User
 from eventhub.services import audit, money, orders, promos, users
 from eventhub.services.errors import (
     Conflict,
@@ -87,7 +88,8 @@ def build_ticket_type(data: NewTicketType, currency: str, field_name: str) -> Ti
         raise ValidationFailed(
             "salesEndAt must be after salesStartAt", field=f"{field_name}.salesEndAt"
         )
-    return TicketType(
+    # event_id is filled in by the caller once the event row has its id.
+    return TicketType(  # type: ignore[call-arg]
         name=_text(data.name, f"{field_name}.name", 100),
         price_minor=money.to_minor(data.price, currency, field=f"{field_name}.price"),
         seat_limit=data.limit,
@@ -140,7 +142,8 @@ async def create_event(session: AsyncSession, data: NewEvent, actor: audit.Actor
     session.add(event)
     await session.flush()
     for child in (*tiers, *codes):
-        child.event_id = event.id  # type: ignore[assignment]
+        assert event.id is not None
+        child.event_id = event.id
         session.add(child)
     audit.record(
         session,
@@ -167,7 +170,7 @@ async def owned_event(
     session: AsyncSession, event_id: int, actor: audit.Actor, *, for_update: bool = False
 ) -> Event:
     """The event if the actor organizes it (or is an admin); otherwise audit and refuse."""
-    query = select(Event).where(Event.id == event_id)
+    query = select(Event).where(col(Event.id) == event_id)
     if for_update and session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     event = (await session.scalars(query)).first()
@@ -284,7 +287,7 @@ async def add_promo_code(
 
 async def assign_staff(
     session: AsyncSession, event_id: int, email: str, actor: audit.Actor
-) -> users.User:
+) -> User:
     """Give an existing account the STAFF role and the right to scan this event."""
     await owned_event(session, event_id, actor)
     user = await users.find_by_email(session, email)
@@ -338,11 +341,17 @@ async def cancel_event(
         event.status = "CANCELLED"
         audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
         await session.commit()
-    pending, paid = await orders.live_orders(session, event_id)
-    for order in pending:
-        await orders.cancel_hold(session, order, actor)
+    pending, paid = await orders.live_order_ids(session, event_id)
+    for order_id in pending:
+        # Fresh each time: a hold lost to the sweeper rolls back and expires loaded objects.
+        hold = await orders.reload(session, order_id)
+        if hold.status == "PENDING" and await orders.cancel_hold(session, hold, actor):
+            await orders.provider_cancel(provider, hold)
     failures = 0
-    for order in paid:
+    for order_id in paid:
+        order = await orders.reload(session, order_id)
+        if order.status != "PAID":
+            continue
         try:
             await orders.refund_paid(
                 session, order, actor, provider, "order.event_refund", "event cancelled"
@@ -360,11 +369,14 @@ async def cancel_event(
 async def delete_event(session: AsyncSession, event_id: int, actor: audit.Actor) -> int:
     """Only while nothing was ever ordered: order history is never deleted."""
     event = await owned_event(session, event_id, actor, for_update=True)
-    has_orders = await session.scalar(select(Order.id).where(Order.event_id == event_id).limit(1))  # type: ignore[arg-type]
+    has_orders = await session.scalar(
+        select(col(Order.id)).where(col(Order.event_id) == event_id).limit(1)
+    )
     if event.sold > 0 or has_orders is not None:
         raise Conflict("this event has orders; cancel it instead", field="id")
-    for model in (EventStaff, PromoCode, TicketType):
-        await session.execute(delete(model).where(model.event_id == event_id))  # type: ignore[attr-defined]
+    await session.execute(delete(EventStaff).where(col(EventStaff.event_id) == event_id))
+    await session.execute(delete(PromoCode).where(col(PromoCode.event_id) == event_id))
+    await session.execute(delete(TicketType).where(col(TicketType.event_id) == event_id))
     await session.delete(event)
     audit.record(
         session,

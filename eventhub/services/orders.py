@@ -11,8 +11,9 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem
 from eventhub.services import audit, inventory, tickets
@@ -37,22 +38,23 @@ async def transition(
     session: AsyncSession, order_id: int, from_status: str, to_status: str, **values: Any
 ) -> bool:
     """Move the order if (and only if) it is still in `from_status`; True for the winner."""
-    conditions = [Order.id == order_id, Order.status == from_status]
+    conditions = [col(Order.id) == order_id, col(Order.status) == from_status]
     expires_before = values.pop("expires_before", None)
     if expires_before is not None:
-        conditions.append(Order.expires_at <= expires_before)  # type: ignore[operator,arg-type]
+        conditions.append(col(Order.expires_at) <= expires_before)
     result = await session.execute(
         update(Order)
         .where(*conditions)
-        .values(status=to_status, **values)  # type: ignore[arg-type]
+        .values(status=to_status, **values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount == 1)
 
 
 async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
     rows = await session.scalars(
-        select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)  # type: ignore[arg-type]
+        select(OrderItem).where(col(OrderItem.order_id) == order_id).order_by(col(OrderItem.id))
     )
     return list(rows.all())
 
@@ -94,9 +96,9 @@ async def expire_order(session: AsyncSession, order_id: int, now: datetime) -> b
 
 async def expired_order_ids(session: AsyncSession, now: datetime, limit: int = 200) -> list[int]:
     rows = await session.scalars(
-        select(Order.id)
-        .where(Order.status == "PENDING", Order.expires_at <= now)  # type: ignore[arg-type,operator]
-        .order_by(Order.expires_at)
+        select(col(Order.id))
+        .where(col(Order.status) == "PENDING", col(Order.expires_at) <= now)
+        .order_by(col(Order.expires_at))
         .limit(limit)
     )
     await session.rollback()  # end the read: each expiry is its own transaction
@@ -111,7 +113,9 @@ async def can_view(session: AsyncSession, order: Order, actor: audit.Actor) -> b
     """The buyer, the event's organizer and admins."""
     if actor.is_admin or order.buyer_id == actor.user_id:
         return True
-    organizer = await session.scalar(select(Event.organizer_id).where(Event.id == order.event_id))  # type: ignore[arg-type]
+    organizer = await session.scalar(
+        select(col(Event.organizer_id)).where(col(Event.id) == order.event_id)
+    )
     return organizer is not None and organizer == actor.user_id
 
 
@@ -165,16 +169,28 @@ async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -
     return True
 
 
-async def live_orders(session: AsyncSession, event_id: int) -> tuple[list[Order], list[Order]]:
-    """(PENDING, PAID) orders of an event."""
-    rows = list(
-        (
-            await session.scalars(
-                select(Order).where(Order.event_id == event_id, Order.status.in_(LIVE_STATUSES))  # type: ignore[arg-type,attr-defined]
-            )
-        ).all()
+async def live_order_ids(session: AsyncSession, event_id: int) -> tuple[list[int], list[int]]:
+    """Ids of the (PENDING, PAID) orders of an event.
+
+    Ids, not rows: each order is then handled in its own transaction, and a rollback
+    in one of them must not leave the caller holding expired objects.
+    """
+    rows = await session.execute(
+        select(col(Order.id), col(Order.status))
+        .where(col(Order.event_id) == event_id, col(Order.status).in_(LIVE_STATUSES))
+        .order_by(col(Order.id))
     )
-    return [o for o in rows if o.status == "PENDING"], [o for o in rows if o.status == "PAID"]
+    pairs = [(order_id, status) for order_id, status in rows.all() if order_id is not None]
+    await session.commit()
+    return (
+        [order_id for order_id, status in pairs if status == "PENDING"],
+        [order_id for order_id, status in pairs if status == "PAID"],
+    )
+
+
+async def reload(session: AsyncSession, order_id: int) -> Order:
+    """The order as the database has it now (a rollback expires loaded objects)."""
+    return await _reload(session, order_id)
 
 
 async def refund_order(
@@ -200,9 +216,9 @@ async def refund_paid(
 ) -> Order:
     """Refund through the provider first; the order becomes REFUNDED only once it accepted."""
     assert order.id is not None
-    await (
-        session.commit()
-    )  # hold no transaction open across the provider call (keeps `order` loaded)
+    order_id = order.id
+    # No transaction open across the provider call; expire_on_commit=False keeps `order` loaded.
+    await session.commit()
     try:
         refund = await provider.refund(order)
     except (ProviderUnavailable, PaymentDeclined) as error:
@@ -233,8 +249,8 @@ async def refund_paid(
         )
         await session.commit()
     else:
-        await session.rollback()
-    return await _reload(session, order.id)
+        await session.rollback()  # another refund won: `order` is expired, reload by id
+    return await _reload(session, order_id)
 
 
 async def provider_cancel(provider: PaymentProvider, order: Order) -> None:
@@ -276,7 +292,7 @@ async def begin_payment(session: AsyncSession, order: Order, provider: PaymentPr
     if info is not None:
         await session.execute(
             update(Order)
-            .where(Order.id == order.id)  # type: ignore[arg-type]
+            .where(col(Order.id) == order.id)
             .values(
                 payment_intent_id=info.intent_id,
                 payment_client_secret=info.client_secret,
@@ -319,6 +335,7 @@ async def accept_late_payment(
     Returns "paid", "refunded" or "raced" (another handler moved the order first).
     """
     assert order.id is not None
+    order_id = order.id
     released_as = order.status  # EXPIRED (hold ran out) or CANCELLED (buyer or payment gave up)
     event = await session.get(Event, order.event_id)
     if released_as == "EXPIRED" and event is not None and event.status != "CANCELLED":
@@ -350,10 +367,13 @@ async def accept_late_payment(
             return "paid"
         except (SoldOut, PromoExhausted):
             await session.rollback()
+            order = await _reload(session, order_id)  # the rollback expired it
+            if order.status != released_as:
+                return "raced"
     refund = await provider.refund(order)  # a failure propagates: the provider retries the event
     if await transition(
         session,
-        order.id,
+        order_id,
         released_as,
         "REFUNDED",
         refund_id=refund.refund_id,
@@ -406,5 +426,5 @@ async def record_external_refund(
 
 async def find_by_payment_intent(session: AsyncSession, intent_id: str) -> Order | None:
     return (
-        await session.scalars(select(Order).where(Order.payment_intent_id == intent_id))  # type: ignore[arg-type]
+        await session.scalars(select(Order).where(col(Order.payment_intent_id) == intent_id))
     ).first()

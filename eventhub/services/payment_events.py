@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Order, ProcessedProviderEvent
 from eventhub.services import audit, orders
@@ -25,9 +26,9 @@ RELEASED = ("EXPIRED", "CANCELLED")
 
 async def _seen(session: AsyncSession, provider: str, event_id: str) -> bool:
     found = await session.scalar(
-        select(ProcessedProviderEvent.id).where(
-            ProcessedProviderEvent.provider == provider,  # type: ignore[arg-type]
-            ProcessedProviderEvent.provider_event_id == event_id,  # type: ignore[arg-type]
+        select(col(ProcessedProviderEvent.id)).where(
+            col(ProcessedProviderEvent.provider) == provider,
+            col(ProcessedProviderEvent.provider_event_id) == event_id,
         )
     )
     await session.rollback()
@@ -45,11 +46,20 @@ async def _remember(session: AsyncSession, provider: str, event_id: str, kind: s
 
 
 async def _order_for(session: AsyncSession, intent: dict[str, Any]) -> Order | None:
-    order = await orders.find_by_payment_intent(session, str(intent.get("id")))
+    """The order this intent pays: by intent id, else by the order id in its metadata.
+
+    The metadata fallback covers an intent whose id we never stored (we crashed
+    between creating it and saving it); it must not let another intent pay an
+    order that already has its own.
+    """
+    intent_id = str(intent.get("id"))
+    order = await orders.find_by_payment_intent(session, intent_id)
     if order is None:
         order_id = (intent.get("metadata") or {}).get("order_id")
         if order_id and str(order_id).isdigit():
             order = await session.get(Order, int(order_id))
+            if order is not None and order.payment_intent_id not in (None, intent_id):
+                return None
     return order
 
 
@@ -83,15 +93,18 @@ async def _intent_event(
     if order is None:
         logger.warning("stripe %s for unknown payment intent %s", kind, intent.get("id"))
         return "unknown order"
+    assert order.id is not None
+    order_id = order.id
     if kind == "payment_intent.succeeded":
         if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
             return "paid"
-        order = await session.get(Order, order.id, populate_existing=True) or order
+        order = await orders.reload(session, order_id)  # mark_paid may have rolled back
         if order.status in RELEASED:
             return await orders.accept_late_payment(session, order, provider)
         return f"already {order.status.lower()}"
     if order.status == "PENDING" and await orders.cancel_hold(session, order, audit.SYSTEM):
         return "hold released"
+    order = await orders.reload(session, order_id)
     return f"already {order.status.lower()}"
 
 
@@ -106,6 +119,9 @@ async def _charge_refunded(session: AsyncSession, charge: dict[str, Any]) -> str
         return "partial refund ignored"
     refunds = (charge.get("refunds") or {}).get("data") or [{}]
     refund_id = refunds[0].get("id")
+    assert order.id is not None
+    order_id = order.id
     if order.status == "PAID" and await orders.record_external_refund(session, order, refund_id):
         return "refunded"
+    order = await orders.reload(session, order_id)
     return f"already {order.status.lower()}"

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Order
 from eventhub.services import audit, orders
 from eventhub.services.payments.stripe_provider import StripeProvider
 
 SETTLED = ("PAID", "REFUNDED")
+RELEASED = ("EXPIRED", "CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,17 @@ class Mismatch:
     action: str
 
 
-def _verdict(order: Order, intent_status: str) -> str | None:
+def _charge_refunded(intent: dict[str, Any]) -> bool:
+    charge = intent.get("latest_charge")
+    return isinstance(charge, dict) and bool(charge.get("refunded"))
+
+
+def _verdict(order: Order, intent: dict[str, Any]) -> str | None:
     """What to do, or None when both sides agree."""
+    intent_status = str(intent.get("status"))
+    if intent_status == "succeeded" and _charge_refunded(intent):
+        # Refunded in full at Stripe (an intent stays `succeeded` after a refund).
+        return "apply refund" if order.status == "PAID" else None
     if intent_status == "succeeded" and order.status not in SETTLED:
         return "apply payment"
     if intent_status == "canceled" and order.status == "PENDING":
@@ -43,26 +55,47 @@ def _verdict(order: Order, intent_status: str) -> str | None:
 async def reconcile(
     session: AsyncSession, provider: StripeProvider, since: datetime | None, fix: bool
 ) -> list[Mismatch]:
-    query = select(Order).where(Order.payment_intent_id.is_not(None))  # type: ignore[union-attr]
+    query = select(col(Order.id)).where(col(Order.payment_intent_id).is_not(None))
     if since is not None:
-        query = query.where(Order.created_at >= since)  # type: ignore[arg-type,operator]
+        query = query.where(col(Order.created_at) >= since)
+    order_ids = [i for i in (await session.scalars(query.order_by(col(Order.id)))).all() if i]
+    await session.commit()
     found: list[Mismatch] = []
-    for order in list((await session.scalars(query.order_by(Order.id))).all()):
-        intent = await provider.intent_status(str(order.payment_intent_id))
-        action = _verdict(order, str(intent.get("status")))
+    for order_id in order_ids:
+        # One order at a time, read fresh: a repair's rollback expires loaded objects.
+        order = await orders.reload(session, order_id)
+        ours = order.status
+        intent = await provider.intent_status(str(order.payment_intent_id), expand_charge=True)
+        action = _verdict(order, intent)
         if action is None:
             continue
-        outcome = await _repair(session, provider, order, action) if fix else action
-        found.append(Mismatch(order.id or 0, order.status, str(intent.get("status")), outcome))
+        outcome = await _repair(session, provider, order, action, intent) if fix else action
+        found.append(Mismatch(order_id, ours, str(intent.get("status")), outcome))
     return found
 
 
 async def _repair(
-    session: AsyncSession, provider: StripeProvider, order: Order, action: str
+    session: AsyncSession,
+    provider: StripeProvider,
+    order: Order,
+    action: str,
+    intent: dict[str, Any],
 ) -> str:
+    if action == "apply refund":
+        charge = intent["latest_charge"]
+        refunds = (charge.get("refunds") or {}).get("data") or []
+        refund_id = str(refunds[0]["id"]) if refunds else None
+        if await orders.record_external_refund(session, order, refund_id):
+            return "fixed: refunded"
+        return action
     if action == "apply payment":
+        assert order.id is not None
+        order_id = order.id
         if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
             return "fixed: paid"
+        order = await orders.reload(session, order_id)  # mark_paid may have rolled back
+        if order.status not in RELEASED:
+            return f"already {order.status.lower()}"
         return "fixed: " + await orders.accept_late_payment(session, order, provider)
     if action == "release hold" and await orders.cancel_hold(session, order, audit.SYSTEM):
         return "fixed: hold released"

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
@@ -222,13 +221,6 @@ async def test_cancelling_an_event_refunds_paid_orders_and_releases_holds(
     await check_invariant(session)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: events.cancel_event: a hold lost to the sweeper makes cancel_hold roll back, "
-    "which expires the PAID orders already loaded; refund_paid then reads order.id "
-    "(MissingGreenlet): INTERNAL, and the paid orders stay PAID",
-)
 async def test_cancelling_an_event_survives_losing_a_hold_to_the_sweeper(
     app: Any, client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,12 +319,6 @@ async def test_a_cancel_racing_a_refund_returns_the_seats_once(
     await check_invariant(session)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MissingGreenlet,
-    reason="BUG: orders.refund_paid reads order.id after session.rollback() expired it "
-    "(MissingGreenlet), so the loser of a cancel/refund race gets INTERNAL",
-)
 async def test_the_loser_of_a_refund_race_sees_the_refunded_order(
     app: Any, client: GraphQLClient
 ) -> None:

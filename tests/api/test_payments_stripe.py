@@ -31,11 +31,6 @@ ORDER = """query($id: ID!) { order(id: $id) {
 MY_ORDERS = "{ myOrders { edges { node { id status event { sold } } } } }"
 CANCEL = """mutation($id: ID!) {
   cancelOrder(id: $id) { order { status event { sold } } errors { code } } }"""
-LATE_REFUND_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: orders.accept_late_payment rolls back after SoldOut, which expires `order`; "
-    "provider.refund(order) then raises MissingGreenlet, so the webhook fails every time",
-)
 
 
 @pytest.fixture
@@ -176,11 +171,6 @@ async def test_reserve_fails_cleanly_when_stripe_refuses_or_is_down(
     assert (await reserve(client, buyer, event, {"GA": 2}))["order"]["status"] == "PENDING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Stripe takes ISK as a two-decimal currency (5000 ISK = 500000); "
-    "StripeProvider.create_payment sends EventHub's ISK minor units (exponent 0) unscaled",
-)
 async def test_isk_is_charged_in_stripe_units(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
@@ -238,7 +228,6 @@ async def sold_meanwhile(
     return buyer, order_id, intent
 
 
-@LATE_REFUND_BUG
 @pytest.mark.parametrize("hold_seconds", [1])
 async def test_a_late_payment_for_seats_sold_meanwhile_is_refunded_in_full(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe, hold_seconds: int
@@ -253,7 +242,6 @@ async def test_a_late_payment_for_seats_sold_meanwhile_is_refunded_in_full(
     await invariant_holds(app)
 
 
-@LATE_REFUND_BUG
 @pytest.mark.parametrize("hold_seconds", [1])
 async def test_a_late_refund_stripe_refused_is_made_when_the_event_comes_again(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe, hold_seconds: int

@@ -149,11 +149,6 @@ async def test_refunds_racing_for_one_order_make_one_stripe_refund(
     await invariant_holds(app)  # and the seats came back once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: orders.refund_paid reads order.id after session.rollback() expired it "
-    "(MissingGreenlet), so the loser of the race gets an INTERNAL error",
-)
 async def test_the_loser_of_a_refund_race_sees_the_refunded_order(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
@@ -185,11 +180,6 @@ async def test_cancelling_an_event_refunds_every_paid_order_once_and_releases_ho
     await invariant_holds(app)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: events.cancel_event releases holds with orders.cancel_hold but never "
-    "cancels their PaymentIntents (cancel_order does), so buyers can still pay",
-)
 async def test_cancelling_an_event_cancels_the_payment_intents_of_its_holds(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
@@ -239,11 +229,6 @@ async def test_a_refund_while_stripe_is_down_changes_nothing_and_can_be_retried(
     assert len(fake_stripe.refunds) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the refund idempotency key is fixed per order; once Stripe has stored a 500 "
-    "for it, every retry within 24 h replays that 500",
-)
 async def test_a_refund_can_be_retried_after_stripe_stored_a_server_error(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
@@ -259,11 +244,6 @@ async def test_a_refund_can_be_retried_after_stripe_stored_a_server_error(
     assert len(fake_stripe.refunds) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: StripeProvider.refund turns charge_already_refunded (refunded in the "
-    "Dashboard, webhook not here yet) into 'the refund did not go through'",
-)
 async def test_cancelling_an_order_already_refunded_in_the_dashboard_settles_it(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:

@@ -176,11 +176,6 @@ async def test_an_event_for_an_unknown_order_is_acknowledged(
     assert (await order_of(client, order_id, buyer))["status"] == "PENDING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: payment_events._order_for falls back to "
-    "metadata.order_id even when that order has another PaymentIntent",
-)
 async def test_a_payment_of_another_intent_does_not_pay_our_order(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:

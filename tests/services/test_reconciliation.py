@@ -151,11 +151,6 @@ async def test_since_leaves_older_orders_alone(
     assert (await order_of(client, order_id, buyer))["status"] == "PENDING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reconciliation._verdict only reads the intent status, which stays "
-    "`succeeded` after a refund: a lost charge.refunded is never found",
-)
 async def test_a_refund_made_in_the_dashboard_whose_webhook_was_lost_is_reported(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:

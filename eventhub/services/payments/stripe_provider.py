@@ -1,11 +1,17 @@
 """The `stripe` provider: PaymentIntents, refunds and verified webhook events (official SDK).
 
-Every call that moves money carries an idempotency key derived from the
-order, so a retry (ours or the SDK's) can never charge or refund twice.
+A PaymentIntent is created with an idempotency key derived from the order (its
+id and creation time, so two deployments or a reset database never share one):
+a retry, ours or the SDK's, can never charge twice. A refund never repeats
+because it is always "refund what is left": Stripe answers a second one with
+`charge_already_refunded`, which we take as done. Its idempotency key is fresh
+per attempt (the SDK reuses it for its own retries), because Stripe stores a
+5xx answer under a key for 24 hours and would replay it to every later retry.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import stripe
@@ -21,6 +27,21 @@ from eventhub.services.payments.base import (
 
 class InvalidWebhook(Exception):
     """Bad or stale signature, or a body that is not a Stripe event."""
+
+
+# Currencies EventHub keeps with 0 decimals that Stripe's API still takes in hundredths
+# ("ISK ... for backwards compatibility, pass amounts as two-decimal, decimals 00").
+STRIPE_HUNDREDTHS = frozenset({"ISK", "UGX"})
+
+
+def stripe_amount(amount_minor: int, currency: str) -> int:
+    """Our minor units → the amount Stripe's API expects for `currency`."""
+    return amount_minor * 100 if currency.upper() in STRIPE_HUNDREDTHS else amount_minor
+
+
+def _order_key(order: Order) -> str:
+    created = int(order.created_at.timestamp() * 1_000_000) if order.created_at else 0
+    return f"eventhub-order-{order.id}-{created}"
 
 
 def _translate(error: stripe.StripeError) -> Exception:
@@ -46,7 +67,7 @@ class StripeProvider:
 
     async def create_payment(self, order: Order) -> PaymentInfo | None:
         params: dict[str, Any] = {
-            "amount": order.total_minor,
+            "amount": stripe_amount(order.total_minor, order.currency),
             "currency": order.currency.lower(),
             "metadata": {"order_id": str(order.id)},
             "automatic_payment_methods": {"enabled": True},
@@ -54,7 +75,7 @@ class StripeProvider:
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": f"eventhub-order-{order.id}-intent"},
+                options={"idempotency_key": f"{_order_key(order)}-intent"},
             )
         except stripe.StripeError as error:
             raise _translate(error) from error
@@ -63,16 +84,30 @@ class StripeProvider:
     async def refund(self, order: Order) -> RefundInfo:
         if not order.payment_intent_id:  # free order, or paid outside Stripe
             return RefundInfo(refund_id=f"none-{order.id}", status="succeeded")
+        attempt = uuid.uuid4().hex[:16]
         try:
             refund = await self._client.v1.refunds.create_async(
                 params={"payment_intent": order.payment_intent_id},
-                options={"idempotency_key": f"eventhub-order-{order.id}-refund"},
+                options={"idempotency_key": f"{_order_key(order)}-refund-{attempt}"},
             )
+        except stripe.InvalidRequestError as error:
+            if error.code == "charge_already_refunded":  # a retry, or refunded in the Dashboard
+                return await self._existing_refund(order.payment_intent_id)
+            raise _translate(error) from error
         except stripe.StripeError as error:
             raise _translate(error) from error
         if refund["status"] in ("failed", "canceled"):
             raise PaymentDeclined(f"the refund {refund['status']}")
         return RefundInfo(refund["id"], refund["status"])
+
+    async def _existing_refund(self, intent_id: str) -> RefundInfo:
+        """The refund that already emptied the intent's charge."""
+        charge = (await self.intent_status(intent_id, expand_charge=True)).get("latest_charge")
+        refunds: list[Any] = []
+        if isinstance(charge, dict):
+            refunds = (charge.get("refunds") or {}).get("data") or []
+        refund_id = str(refunds[0]["id"]) if refunds else f"refunded-{intent_id}"
+        return RefundInfo(refund_id, "succeeded")
 
     async def cancel_payment(self, order: Order) -> None:
         if not order.payment_intent_id:
@@ -82,10 +117,14 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise _translate(error) from error
 
-    async def intent_status(self, intent_id: str) -> dict[str, Any]:
-        """The PaymentIntent as Stripe has it now (for reconciliation)."""
+    async def intent_status(self, intent_id: str, *, expand_charge: bool = False) -> dict[str, Any]:
+        """The PaymentIntent as Stripe has it now, optionally with its latest charge expanded."""
+        params: dict[str, Any] = {"expand": ["latest_charge"]} if expand_charge else {}
         try:
-            intent = await self._client.v1.payment_intents.retrieve_async(intent_id)
+            intent = await self._client.v1.payment_intents.retrieve_async(
+                intent_id,
+                params=params,  # type: ignore[arg-type]
+            )
         except stripe.StripeError as error:
             raise _translate(error) from error
         return dict(intent.to_dict())
