@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventhub.models import AuditEntry
+from eventhub.models import AuditEntry, Ticket
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import parse_id
 from eventhub.services import events, orders
@@ -25,10 +25,22 @@ async def resolve_node(ctx: RequestContext, global_id: str) -> tuple[str, Any] |
         event = await ctx.loaders.event.load(pk)
         actor = await ctx.actor()
         return (kind, event) if event and events.can_see(event, actor) else None
+    if kind == "TicketType":
+        tier = await ctx.loaders.tier.load(pk)
+        event = await ctx.loaders.event.load(tier.event_id) if tier else None
+        if tier is None or event is None or not events.can_see(event, await ctx.actor()):
+            return None
+        return kind, (tier, event.currency)  # a tier's prices are shown in its event's currency
     if kind == "Order":
         order = await orders.get_order(ctx.session, pk)
         visible = order is not None and await orders.can_view(ctx.session, order, await ctx.actor())
         return (kind, order) if visible else None
+    if kind == "Ticket":
+        # A ticket is as private as its order: buyer, the event's organizer, admins.
+        ticket = await ctx.session.get(Ticket, pk)
+        order = await orders.get_order(ctx.session, ticket.order_id) if ticket else None
+        visible = order is not None and await orders.can_view(ctx.session, order, await ctx.actor())
+        return (kind, ticket) if visible else None
     if kind == "AuditEntry" and "ADMIN" in viewer.roles:
         entry = await ctx.session.get(AuditEntry, pk)
         return (kind, entry) if entry else None

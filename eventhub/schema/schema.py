@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
@@ -28,6 +29,7 @@ from eventhub.schema.live import Subscription
 from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
+from eventhub.schema.scalars import SCALAR_MAP
 from eventhub.schema.users import User
 from eventhub.settings import Settings
 
@@ -48,6 +50,11 @@ class NodeQuery:
             return Event.from_row(row)
         if kind == "Order":
             return Order.from_row(row)
+        if kind == "TicketType":
+            tier, currency = row
+            return TicketType.from_row(tier, currency)
+        if kind == "Ticket":
+            return Ticket.from_row(row)
         return None
 
     @strawberry.field(
@@ -104,6 +111,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[User, AuditEntry, Event, TicketType, Order, Ticket],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[
             partial(ParserCache, maxsize=512),

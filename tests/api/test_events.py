@@ -301,12 +301,6 @@ async def test_drafts_are_visible_only_to_their_organizer_and_admins(
     assert [e["node"]["id"] for e in mine["edges"]] == [draft["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: resolvers/nodes.py resolve_node knows User, Event, Order and AuditEntry only; "
-    "a TicketType id (also Ticket) gives null although the type implements Node",
-)
 async def test_a_ticket_type_can_be_refetched_by_its_node_id(client: GraphQLClient) -> None:
     organizer = await client.register(organizer=True)
     event = await create_event(client, organizer)
@@ -324,12 +318,6 @@ NAIVE_INPUTS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a DateTime without an offset passes the schema and reaches UTCDateTime "
-    "(models/base.py), which raises ValueError: the client gets INTERNAL",
-)
 @pytest.mark.parametrize(("query", "variables"), NAIVE_INPUTS.values(), ids=NAIVE_INPUTS)
 async def test_a_datetime_without_offset_is_refused_not_a_server_error(
     client: GraphQLClient, query: str, variables: Any
