@@ -31,6 +31,7 @@ from eventhub.web.event_images import event_image
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
 from eventhub.web.metrics import MetricsMiddleware, metrics
+from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
 from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
@@ -106,7 +107,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(
+                RateLimitMiddleware,
+                limiter=RateLimiter(*settings.rate_limit_per_second),
+                codec=state.codec,
+            ),
+        ],
     )
     app.state.eventhub = state
     return app
