@@ -104,14 +104,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:
-    """Workers share counters through files in one fresh folder (prometheus multiprocess)."""
+    """Workers share counters through files in one fresh folder (prometheus multiprocess).
+
+    The folder is always new, so counters start at zero with the server; a folder the
+    operator named in PROMETHEUS_MULTIPROC_DIR gets a new subfolder, never emptied.
+    """
     import os
-    import shutil
     import tempfile
 
-    folder = settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="eventhub-metrics-")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
+    parent = settings.prometheus_multiproc_dir
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="eventhub-metrics-", dir=parent or None)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # read by prometheus-client in each worker
 
 
