@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.auth.passwords import PasswordHasher
-from eventhub.models import Event
+from eventhub.models import Event, User
 from eventhub.services import audit, events, users
 from eventhub.services.promos import NewPromoCode
 
@@ -24,7 +25,7 @@ ACCOUNTS = {
 }
 
 
-async def _account(session: AsyncSession, hasher: PasswordHasher, key: str) -> users.User:
+async def _account(session: AsyncSession, hasher: PasswordHasher, key: str) -> User:
     email, name, organizer = ACCOUNTS[key]
     existing = await users.find_by_email(session, email)
     if existing is not None:
@@ -97,7 +98,9 @@ async def load_demo_data(
     for make in (_conference, _concert):
         data = make(soon)
         taken = await session.scalar(
-            select(Event.id).where(Event.organizer_id == organizer.id, Event.name == data.name)
+            select(col(Event.id)).where(
+                col(Event.organizer_id) == organizer.id, col(Event.name) == data.name
+            )
         )
         if taken is None:
             event = await events.create_event(session, data, actor)

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
 
     def with_generated_secrets(self) -> Settings:
         """Fill missing secrets from (or into) their files, warning once when generating."""
-        updates: dict[str, str] = {}
+        updates: dict[str, str | Path] = {}
         if not self.secret_key:
             updates["secret_key"] = _read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
         if not self.ticket_signing_key:

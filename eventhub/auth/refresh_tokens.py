@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import RefreshToken
 from eventhub.services.errors import InvalidCredentials, TokenReused
@@ -53,7 +54,7 @@ async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotatio
     """Spend `token` and issue its successor in the same family (not committed)."""
     row = (
         await session.scalars(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token))
+            select(RefreshToken).where(col(RefreshToken.token_hash) == hash_token(token))
         )
     ).first()
     now = datetime.now(UTC)
@@ -65,9 +66,9 @@ async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotatio
     spent = await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.id == row.id,
-            RefreshToken.rotated_at.is_(None),  # type: ignore[union-attr]
-            RefreshToken.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(RefreshToken.id) == row.id,
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
         )
         .values(rotated_at=now)
     )
@@ -80,7 +81,7 @@ async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotatio
 async def revoke_family(session: AsyncSession, family_id: str) -> None:
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
 
@@ -89,7 +90,7 @@ async def revoke(session: AsyncSession, token: str) -> int | None:
     """Revoke the token's family (logout); returns the owner, or None for an unknown token."""
     row = (
         await session.scalars(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_token(token))
+            select(RefreshToken).where(col(RefreshToken.token_hash) == hash_token(token))
         )
     ).first()
     if row is None:

@@ -14,7 +14,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entries"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
     actor_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),

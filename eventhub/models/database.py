@@ -88,7 +88,8 @@ class SerializedSession(AsyncSession):
         super().__init__(*args, **kwargs)
         self.io_lock = asyncio.Lock()
 
-    execute = _serialized(AsyncSession.execute)
+    # mypy cannot carry an overloaded signature through a decorator; the wrapper keeps it.
+    execute = _serialized(AsyncSession.execute)  # type: ignore[assignment,arg-type]
     scalar = _serialized(AsyncSession.scalar)
     get = _serialized(AsyncSession.get)
     get_one = _serialized(AsyncSession.get_one)

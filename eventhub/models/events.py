@@ -33,14 +33,14 @@ class Event(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str | None = Field(default=None)
     venue: str | None = Field(default=None, max_length=300)
-    starts_at: datetime = Field(sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
-    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default="DRAFT", max_length=16, index=True)
     capacity: int
     sold: int = Field(default=0)
     currency: str = Field(default="USD", max_length=3)
     image_path: str | None = Field(default=None, max_length=300)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
 class TicketType(SQLModel, table=True):
@@ -58,8 +58,8 @@ class TicketType(SQLModel, table=True):
     price_minor: int
     seat_limit: int
     sold: int = Field(default=0)
-    sales_start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    sales_end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    sales_start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sales_end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     position: int = Field(default=0)
 
 
@@ -83,8 +83,8 @@ class PromoCode(SQLModel, table=True):
     amount: int
     max_uses: int | None = Field(default=None)
     uses: int = Field(default=0)
-    valid_from: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    valid_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ticket_type_names: str | None = Field(default=None)  # JSON list; NULL = every tier
 
 
@@ -101,4 +101,4 @@ class EventStaff(SQLModel, table=True):
             Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
         )
     )
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

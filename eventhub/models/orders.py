@@ -45,16 +45,16 @@ class Order(SQLModel, table=True):
     subtotal_minor: int
     discount_minor: int = Field(default=0)
     total_minor: int
-    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     idempotency_key: str | None = Field(default=None, max_length=200)
     payment_provider: str = Field(default="offline", max_length=16)
     payment_intent_id: str | None = Field(default=None, max_length=255, unique=True)
     payment_client_secret: str | None = Field(default=None, max_length=255)
     payment_status: str = Field(default="none", max_length=32)
     refund_id: str | None = Field(default=None, max_length=255)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
-    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OrderItem(SQLModel, table=True):

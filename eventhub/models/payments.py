@@ -20,4 +20,4 @@ class ProcessedProviderEvent(SQLModel, table=True):
     provider: str = Field(max_length=16)
     provider_event_id: str = Field(max_length=255)
     event_type: str = Field(max_length=64)
-    received_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    received_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

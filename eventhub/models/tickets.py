@@ -33,9 +33,9 @@ class Ticket(SQLModel, table=True):
         )
     )
     status: str = Field(default="VALID", max_length=8, index=True)
-    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     checked_in_by_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
     )
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

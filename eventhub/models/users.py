@@ -28,8 +28,8 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     birth_year: int | None = Field(default=None)
     country: str | None = Field(default=None, max_length=2)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -49,7 +49,7 @@ class RefreshToken(SQLModel, table=True):
     )
     token_hash: str = Field(max_length=64, unique=True, index=True)
     family_id: str = Field(max_length=36, index=True)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    expires_at: datetime = Field(sa_type=UTCDateTime)  # type: ignore[call-overload]
-    rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -109,7 +109,7 @@ class Event(Node):
 
     @strawberry.field(description="min(capacity - sold, sum of tier remainders)")
     async def remaining(self, info: Info) -> int:
-        tiers = await info.context.loaders.tiers_by_event.load(self.row.id)
+        tiers: list[models.TicketType] = await info.context.loaders.tiers_by_event.load(self.row.id)
         tier_room = sum(max(t.seat_limit - t.sold, 0) for t in tiers)
         return max(min(self.capacity - self.sold, tier_room), 0)
 

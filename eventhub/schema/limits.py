@@ -97,8 +97,9 @@ class QueryMeasure:
     ) -> Iterator[tuple[FieldNode, GraphQLField | None]]:
         for selection in selections.selections if selections else ():
             if isinstance(selection, FieldNode):
-                is_object = isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
-                fields = parent.fields if is_object else {}  # type: ignore[union-attr]
+                fields: dict[str, GraphQLField] = {}
+                if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+                    fields = parent.fields
                 yield selection, fields.get(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition

@@ -17,7 +17,8 @@ class HasRole(BasePermission):
 
     def __init__(self, roles: tuple[Role, ...]) -> None:
         self.roles = frozenset(role.value for role in roles)
-        self._schema_directive = RequiresRole(roles=list(roles))
+        # strawberry types this ClassVar, yet documents (and supports) per-instance overrides.
+        self._schema_directive = RequiresRole(roles=list(roles))  # type: ignore[misc]
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = await info.context.viewer()

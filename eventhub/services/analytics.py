@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Order, OrderItem, Ticket, User
 
@@ -61,11 +62,11 @@ class Bucket:
 def _window(
     event_id: int, start: datetime | None, end: datetime | None
 ) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Order.event_id == event_id]  # type: ignore[list-item]
+    conditions: list[ColumnElement[bool]] = [col(Order.event_id) == event_id]
     if start is not None:
-        conditions.append(Order.paid_at >= start)  # type: ignore[arg-type,operator]
+        conditions.append(col(Order.paid_at) >= start)
     if end is not None:
-        conditions.append(Order.paid_at < end)  # type: ignore[arg-type,operator]
+        conditions.append(col(Order.paid_at) < end)
     return conditions
 
 
@@ -73,26 +74,26 @@ async def totals(
     session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
 ) -> Totals:
     window = _window(event_id, start, end)
-    paid_once = Order.status.in_(PAID_ONCE)  # type: ignore[attr-defined]
+    paid_once = col(Order.status).in_(PAID_ONCE)
+    total, discount = col(Order.total_minor), col(Order.discount_minor)
+    refunded = col(Order.status) == "REFUNDED"
     money = (
         await session.execute(
             select(
-                func.coalesce(func.sum(case((paid_once, Order.total_minor), else_=0)), 0),
-                func.coalesce(func.sum(case((paid_once, Order.discount_minor), else_=0)), 0),
-                func.coalesce(
-                    func.sum(case((Order.status == "REFUNDED", Order.total_minor), else_=0)), 0
-                ),
+                func.coalesce(func.sum(case((paid_once, total), else_=0)), 0),
+                func.coalesce(func.sum(case((paid_once, discount), else_=0)), 0),
+                func.coalesce(func.sum(case((refunded, total), else_=0)), 0),
             ).where(*window)
         )
     ).one()
     seats = (
         await session.execute(
             select(
-                func.count(Ticket.id).filter(Ticket.status != "VOID"),  # type: ignore[arg-type]
-                func.count(Ticket.id).filter(Ticket.status == "USED"),  # type: ignore[arg-type]
+                func.count(col(Ticket.id)).filter(col(Ticket.status) != "VOID"),
+                func.count(col(Ticket.id)).filter(col(Ticket.status) == "USED"),
             )
-            .join(Order, Order.id == Ticket.order_id)
-            .where(*window)  # type: ignore[arg-type]
+            .join(Order, col(Order.id) == col(Ticket.order_id))
+            .where(*window)
         )
     ).one()
     return Totals(int(seats[0]), int(money[0]), int(money[1]), int(money[2]), int(seats[1]))
@@ -103,15 +104,16 @@ async def by_ticket_type(
 ) -> list[TierSales]:
     rows = await session.execute(
         select(
-            OrderItem.ticket_type_id,
-            func.sum(OrderItem.quantity),
+            col(OrderItem.ticket_type_id),
+            func.sum(col(OrderItem.quantity)),
             func.sum(
-                (OrderItem.unit_price_minor - OrderItem.unit_discount_minor) * OrderItem.quantity
+                (col(OrderItem.unit_price_minor) - col(OrderItem.unit_discount_minor))
+                * col(OrderItem.quantity)
             ),
         )
-        .join(Order, Order.id == OrderItem.order_id)  # type: ignore[arg-type]
-        .where(*_window(event_id, start, end), Order.status == "PAID")  # type: ignore[arg-type]
-        .group_by(OrderItem.ticket_type_id)
+        .join(Order, col(Order.id) == col(OrderItem.order_id))
+        .where(*_window(event_id, start, end), col(Order.status) == "PAID")
+        .group_by(col(OrderItem.ticket_type_id))
     )
     return [TierSales(int(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
 
@@ -119,9 +121,9 @@ async def by_ticket_type(
 def _bucket_expr(session: AsyncSession, bucket: str) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if dialect == "postgresql":
-        return func.date_trunc(bucket, func.timezone("UTC", Order.paid_at))
+        return func.date_trunc(bucket, func.timezone("UTC", col(Order.paid_at)))
     return func.strftime(
-        "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00", Order.paid_at
+        "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00", col(Order.paid_at)
     )
 
 
@@ -135,14 +137,14 @@ async def sales_over_time(
     """Tickets and revenue of PAID orders per hour or day (UTC)."""
     expr = _bucket_expr(session, bucket).label("bucket")
     seats = (
-        select(OrderItem.order_id, func.sum(OrderItem.quantity).label("seats"))
-        .group_by(OrderItem.order_id)
+        select(col(OrderItem.order_id), func.sum(col(OrderItem.quantity)).label("seats"))
+        .group_by(col(OrderItem.order_id))
         .subquery()
     )
     rows = await session.execute(
-        select(expr, func.sum(seats.c.seats), func.sum(Order.total_minor))
-        .join(seats, seats.c.order_id == Order.id)  # type: ignore[arg-type]
-        .where(*_window(event_id, start, end), Order.status == "PAID")  # type: ignore[arg-type]
+        select(expr, func.sum(seats.c.seats), func.sum(col(Order.total_minor)))
+        .join(seats, seats.c.order_id == col(Order.id))
+        .where(*_window(event_id, start, end), col(Order.status) == "PAID")
         .group_by(expr)
         .order_by(expr)
     )
@@ -166,9 +168,9 @@ def merge_small_groups(counts: dict[str, int]) -> list[tuple[str, int]]:
 
 async def _buyer_groups(session: AsyncSession, event_id: int, column: Any) -> dict[str, int]:
     rows = await session.execute(
-        select(column, func.count(distinct(Order.buyer_id)))
-        .join(User, User.id == Order.buyer_id)  # type: ignore[arg-type]
-        .where(Order.event_id == event_id, Order.status == "PAID")  # type: ignore[arg-type]
+        select(column, func.count(distinct(col(Order.buyer_id))))
+        .join(User, col(User.id) == col(Order.buyer_id))
+        .where(col(Order.event_id) == event_id, col(Order.status) == "PAID")
         .group_by(column)
     )
     return {("unknown" if r[0] is None else str(r[0])): int(r[1]) for r in rows}
@@ -178,22 +180,26 @@ async def age_bands(
     session: AsyncSession, event_id: int, year: int | None = None
 ) -> list[tuple[str, int]]:
     this_year = year or datetime.now(UTC).year
-    age = this_year - User.birth_year
+    age = this_year - col(User.birth_year)
     band = case(*[(age.between(low, high), label) for low, high, label in AGE_BANDS], else_=None)
     return merge_small_groups(await _buyer_groups(session, event_id, band))
 
 
 async def countries(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
-    return merge_small_groups(await _buyer_groups(session, event_id, User.country))
+    return merge_small_groups(await _buyer_groups(session, event_id, col(User.country)))
 
 
 async def promo_code_uses(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
     """Orders per promo code among paid orders (codes are not personal data)."""
     rows = await session.execute(
-        select(Order.promo_code, func.count(Order.id))
-        .where(Order.event_id == event_id, Order.status == "PAID", Order.promo_code.is_not(None))  # type: ignore[arg-type,union-attr]
-        .group_by(Order.promo_code)
-        .order_by(func.count(Order.id).desc(), Order.promo_code)
+        select(col(Order.promo_code), func.count(col(Order.id)))
+        .where(
+            col(Order.event_id) == event_id,
+            col(Order.status) == "PAID",
+            col(Order.promo_code).is_not(None),
+        )
+        .group_by(col(Order.promo_code))
+        .order_by(func.count(col(Order.id)).desc(), col(Order.promo_code))
     )
     return [(str(r[0]), int(r[1])) for r in rows]
 
@@ -216,14 +222,19 @@ async def organizer_totals(
     """Across one organizer's events (None: the whole platform), orders paid in [start, end)."""
     from eventhub.models import Event
 
-    conditions: list[ColumnElement[bool]] = [Order.status.in_(PAID_ONCE)]  # type: ignore[attr-defined]
+    conditions: list[ColumnElement[bool]] = [col(Order.status).in_(PAID_ONCE)]
     if organizer_id is not None:
-        conditions.append(Event.organizer_id == organizer_id)  # type: ignore[arg-type]
+        conditions.append(col(Event.organizer_id) == organizer_id)
     if start is not None:
-        conditions.append(Order.paid_at >= start)  # type: ignore[arg-type,operator]
+        conditions.append(col(Order.paid_at) >= start)
     if end is not None:
-        conditions.append(Order.paid_at < end)  # type: ignore[arg-type,operator]
-    joined = select(Order).join(Event, Event.id == Order.event_id).where(*conditions).subquery()  # type: ignore[arg-type]
+        conditions.append(col(Order.paid_at) < end)
+    joined = (
+        select(Order)
+        .join(Event, col(Event.id) == col(Order.event_id))
+        .where(*conditions)
+        .subquery()
+    )
     refunded = case((joined.c.status == "REFUNDED", joined.c.total_minor), else_=0)
     row = (
         await session.execute(
@@ -241,9 +252,9 @@ async def organizer_totals(
         )
     )
     seats = await session.scalar(
-        select(func.count(Ticket.id)).where(
-            Ticket.status != "VOID", Ticket.order_id.in_(select(joined.c.id))
-        )  # type: ignore[arg-type,attr-defined]
+        select(func.count(col(Ticket.id))).where(
+            col(Ticket.status) != "VOID", col(Ticket.order_id).in_(select(joined.c.id))
+        )
     )
     return OrganizerTotals(
         int(row[0]),
@@ -266,7 +277,9 @@ async def users_by_role(session: AsyncSession) -> list[tuple[str, int]]:
                 role,
                 int(
                     await session.scalar(
-                        select(func.count(User.id)).where(User.roles.like(pattern), User.is_active)  # type: ignore[arg-type,attr-defined]
+                        select(func.count(col(User.id))).where(
+                            col(User.roles).like(pattern), col(User.is_active)
+                        )
                     )
                     or 0
                 ),
@@ -278,10 +291,10 @@ async def users_by_role(session: AsyncSession) -> list[tuple[str, int]]:
 async def top_events(session: AsyncSession, limit: int = 10) -> list[tuple[int, int]]:
     """(event id, tickets sold) of the best-selling events."""
     rows = await session.execute(
-        select(Ticket.event_id, func.count(Ticket.id))
-        .where(Ticket.status != "VOID")  # type: ignore[arg-type]
-        .group_by(Ticket.event_id)
-        .order_by(func.count(Ticket.id).desc())
+        select(col(Ticket.event_id), func.count(col(Ticket.id)))
+        .where(col(Ticket.status) != "VOID")
+        .group_by(col(Ticket.event_id))
+        .order_by(func.count(col(Ticket.id)).desc())
         .limit(limit)
     )
     return [(int(r[0]), int(r[1])) for r in rows]

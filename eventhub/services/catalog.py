@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Event, TicketType
 from eventhub.services.pagination import Page, fetch_page
@@ -26,8 +27,8 @@ def _after(key: EventKey | None) -> ColumnElement[bool] | None:
         return None
     starts_at, event_id = key
     return or_(
-        Event.starts_at > starts_at,  # type: ignore[arg-type,operator]
-        and_(Event.starts_at == starts_at, Event.id > event_id),  # type: ignore[arg-type,operator]
+        col(Event.starts_at) > starts_at,
+        and_(col(Event.starts_at) == starts_at, col(Event.id) > event_id),
     )
 
 
@@ -35,9 +36,9 @@ def _search(text: str) -> ColumnElement[bool]:
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     return or_(
-        func.lower(Event.name).like(pattern, escape="\\"),
-        func.lower(func.coalesce(Event.venue, "")).like(pattern, escape="\\"),
-        func.lower(func.coalesce(Event.description, "")).like(pattern, escape="\\"),
+        func.lower(col(Event.name)).like(pattern, escape="\\"),
+        func.lower(func.coalesce(col(Event.venue), "")).like(pattern, escape="\\"),
+        func.lower(func.coalesce(col(Event.description), "")).like(pattern, escape="\\"),
     )
 
 
@@ -47,21 +48,21 @@ async def published_events(
     """Published events that have not ended, soonest first."""
     now = datetime.now(UTC)
     conditions: list[ColumnElement[bool]] = [
-        Event.status == "PUBLISHED",  # type: ignore[list-item]
-        func.coalesce(Event.ends_at, Event.starts_at) >= now,
+        col(Event.status) == "PUBLISHED",
+        func.coalesce(col(Event.ends_at), col(Event.starts_at)) >= now,
     ]
     if filters.search and filters.search.strip():
         conditions.append(_search(filters.search))
     if filters.starts_after:
-        conditions.append(Event.starts_at >= filters.starts_after)  # type: ignore[arg-type]
+        conditions.append(col(Event.starts_at) >= filters.starts_after)
     if filters.starts_before:
-        conditions.append(Event.starts_at < filters.starts_before)  # type: ignore[arg-type]
+        conditions.append(col(Event.starts_at) < filters.starts_before)
     return await fetch_page(
         session,
         Event,
         conditions=conditions,
         after=_after(after),
-        order_by=[Event.starts_at, Event.id],
+        order_by=[col(Event.starts_at), col(Event.id)],
         limit=limit,
     )
 
@@ -73,15 +74,15 @@ async def organizer_events(
     return await fetch_page(
         session,
         Event,
-        conditions=[Event.organizer_id == organizer_id],  # type: ignore[list-item]
+        conditions=[col(Event.organizer_id) == organizer_id],
         after=_after(after),
-        order_by=[Event.starts_at, Event.id],
+        order_by=[col(Event.starts_at), col(Event.id)],
         limit=limit,
     )
 
 
 async def load_events(session: AsyncSession, ids: list[int]) -> list[Event | None]:
-    rows = await session.scalars(select(Event).where(Event.id.in_(ids)))  # type: ignore[union-attr]
+    rows = await session.scalars(select(Event).where(col(Event.id).in_(ids)))
     by_id = {e.id: e for e in rows}
     return [by_id.get(i) for i in ids]
 
@@ -91,8 +92,8 @@ async def load_tiers_by_event(
 ) -> list[list[TicketType]]:
     rows = await session.scalars(
         select(TicketType)
-        .where(TicketType.event_id.in_(event_ids))  # type: ignore[attr-defined]
-        .order_by(TicketType.event_id, TicketType.position, TicketType.id)
+        .where(col(TicketType.event_id).in_(event_ids))
+        .order_by(col(TicketType.event_id), col(TicketType.position), col(TicketType.id))
     )
     grouped: dict[int, list[TicketType]] = {i: [] for i in event_ids}
     for tier in rows:
@@ -101,6 +102,6 @@ async def load_tiers_by_event(
 
 
 async def load_tiers(session: AsyncSession, ids: list[int]) -> list[TicketType | None]:
-    rows = await session.scalars(select(TicketType).where(TicketType.id.in_(ids)))  # type: ignore[union-attr]
+    rows = await session.scalars(select(TicketType).where(col(TicketType.id).in_(ids)))
     by_id = {t.id: t for t in rows}
     return [by_id.get(i) for i in ids]

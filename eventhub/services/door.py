@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Event, EventStaff, Ticket
 from eventhub.services import audit, live
@@ -51,7 +52,11 @@ async def _admit(
 ) -> bool:
     result = await session.execute(
         update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.event_id == event_id, Ticket.status == "VALID")  # type: ignore[arg-type]
+        .where(
+            col(Ticket.id) == ticket_id,
+            col(Ticket.event_id) == event_id,
+            col(Ticket.status) == "VALID",
+        )
         .values(status="USED", checked_in_at=at, checked_in_by_id=by)
         .execution_options(synchronize_session=False)
     )
@@ -171,7 +176,7 @@ async def _apply_scan(
     if at < missed.first_checked_in_at:
         await session.execute(
             update(Ticket)
-            .where(Ticket.id == claims.ticket_id, Ticket.checked_in_at > at)  # type: ignore[arg-type,operator]
+            .where(col(Ticket.id) == claims.ticket_id, col(Ticket.checked_in_at) > at)
             .values(checked_in_at=at)
             .execution_options(synchronize_session=False)
         )
@@ -182,6 +187,6 @@ async def _apply_scan(
 async def export_tickets(session: AsyncSession, event_id: int) -> list[Ticket]:
     """Every ticket of an event with its status, for a scanner going offline."""
     rows = await session.scalars(
-        select(Ticket).where(Ticket.event_id == event_id).order_by(Ticket.id)  # type: ignore[arg-type]
+        select(Ticket).where(col(Ticket.event_id) == event_id).order_by(col(Ticket.id))
     )
     return list(rows.all())

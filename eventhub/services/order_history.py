@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Order, OrderItem, Ticket
 from eventhub.services.pagination import Page, fetch_page
@@ -16,10 +17,10 @@ async def buyer_orders(
     return await fetch_page(
         session,
         Order,
-        conditions=[Order.buyer_id == buyer_id],  # type: ignore[list-item]
-        after=None if before_id is None else Order.id < before_id,  # type: ignore[operator]
-        order_by=[Order.id.desc()],
-        limit=limit,  # type: ignore[union-attr]
+        conditions=[col(Order.buyer_id) == buyer_id],
+        after=None if before_id is None else col(Order.id) < before_id,
+        order_by=[col(Order.id).desc()],
+        limit=limit,
     )
 
 
@@ -33,22 +34,22 @@ async def all_orders(
 ) -> Page[Order]:
     conditions: list[ColumnElement[bool]] = []
     if event_id is not None:
-        conditions.append(Order.event_id == event_id)  # type: ignore[arg-type]
+        conditions.append(col(Order.event_id) == event_id)
     if status is not None:
-        conditions.append(Order.status == status)  # type: ignore[arg-type]
+        conditions.append(col(Order.status) == status)
     return await fetch_page(
         session,
         Order,
         conditions=conditions,
-        after=None if before_id is None else Order.id < before_id,  # type: ignore[operator]
-        order_by=[Order.id.desc()],
-        limit=limit,  # type: ignore[union-attr]
+        after=None if before_id is None else col(Order.id) < before_id,
+        order_by=[col(Order.id).desc()],
+        limit=limit,
     )
 
 
 async def load_items(session: AsyncSession, order_ids: list[int]) -> list[list[OrderItem]]:
     rows = await session.scalars(
-        select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.id)  # type: ignore[attr-defined]
+        select(OrderItem).where(col(OrderItem.order_id).in_(order_ids)).order_by(col(OrderItem.id))
     )
     grouped: dict[int, list[OrderItem]] = {i: [] for i in order_ids}
     for item in rows:
@@ -58,7 +59,7 @@ async def load_items(session: AsyncSession, order_ids: list[int]) -> list[list[O
 
 async def load_tickets(session: AsyncSession, order_ids: list[int]) -> list[list[Ticket]]:
     rows = await session.scalars(
-        select(Ticket).where(Ticket.order_id.in_(order_ids)).order_by(Ticket.id)  # type: ignore[attr-defined]
+        select(Ticket).where(col(Ticket.order_id).in_(order_ids)).order_by(col(Ticket.id))
     )
     grouped: dict[int, list[Ticket]] = {i: [] for i in order_ids}
     for ticket in rows:

@@ -55,6 +55,7 @@ class MetricsMiddleware:
 async def metrics(request: Request) -> Response:
     if request.app.state.eventhub.settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        # prometheus_client leaves MultiProcessCollector.__init__ unannotated.
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -55,12 +55,15 @@ def conference_input(**overrides: Any) -> dict[str, Any]:
 async def create_event(
     client: GraphQLClient, organizer: Account, *, publish: bool = True, **overrides: Any
 ) -> dict[str, Any]:
-    payload = (await client.data(CREATE_EVENT, {"input": conference_input(**overrides)},
-                                 organizer.token))["createEvent"]
+    payload = (
+        await client.data(CREATE_EVENT, {"input": conference_input(**overrides)}, organizer.token)
+    )["createEvent"]
     assert payload["errors"] == [], payload["errors"]
     event: dict[str, Any] = payload["event"]
     if publish:
-        published = (await client.data(PUBLISH, {"id": event["id"]}, organizer.token))["publishEvent"]
+        published = (await client.data(PUBLISH, {"id": event["id"]}, organizer.token))[
+            "publishEvent"
+        ]
         assert published["errors"] == []
         event["status"] = "PUBLISHED"
     return event
@@ -71,7 +74,10 @@ def tier_id(event: dict[str, Any], name: str) -> str:
 
 
 async def reserve(
-    client: GraphQLClient, buyer: Account, event: dict[str, Any], items: dict[str, int],
+    client: GraphQLClient,
+    buyer: Account,
+    event: dict[str, Any],
+    items: dict[str, int],
     **extra: Any,
 ) -> dict[str, Any]:
     """The reserveTickets payload for {tier name: quantity}."""

@@ -67,21 +67,43 @@ class GraphQLClient:
         result: dict[str, Any] = body["data"]
         return result
 
-    async def register(self, *, organizer: bool = False, email: str | None = None, **extra: Any) -> Account:
+    async def register(
+        self, *, organizer: bool = False, email: str | None = None, **extra: Any
+    ) -> Account:
         email = email or f"user{next(_counter)}@example.com"
-        payload = (await self.data(REGISTER, {"input": {
-            "email": email, "password": PASSWORD, "name": email.split("@")[0],
-            "asOrganizer": organizer, **extra,
-        }}))["register"]
+        payload = (
+            await self.data(
+                REGISTER,
+                {
+                    "input": {
+                        "email": email,
+                        "password": PASSWORD,
+                        "name": email.split("@")[0],
+                        "asOrganizer": organizer,
+                        **extra,
+                    }
+                },
+            )
+        )["register"]
         assert payload["errors"] == [], payload["errors"]
-        return Account(payload["user"]["id"], email, payload["accessToken"],
-                       payload["refreshToken"], payload["user"]["roles"])
+        return Account(
+            payload["user"]["id"],
+            email,
+            payload["accessToken"],
+            payload["refreshToken"],
+            payload["user"]["roles"],
+        )
 
     async def login(self, email: str, password: str = PASSWORD) -> Account:
         payload = (await self.data(LOGIN, {"email": email, "password": password}))["login"]
         assert payload["errors"] == [], payload["errors"]
-        return Account(payload["user"]["id"], email, payload["accessToken"],
-                       payload["refreshToken"], payload["user"]["roles"])
+        return Account(
+            payload["user"]["id"],
+            email,
+            payload["accessToken"],
+            payload["refreshToken"],
+            payload["user"]["roles"],
+        )
 
 
 async def make_admin(app: Any, client: GraphQLClient, email: str | None = None) -> Account:
@@ -100,7 +122,8 @@ async def make_staff(app: Any, client: GraphQLClient, admin: Account) -> Account
     account = await client.register()
     body = await client.data(
         "mutation($id: ID!) { setUserRoles(userId: $id, roles: [STAFF]) { errors { code } } }",
-        {"id": account.id}, admin.token,
+        {"id": account.id},
+        admin.token,
     )
     assert body["setUserRoles"]["errors"] == []
     return await client.login(account.email)
