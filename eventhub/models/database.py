@@ -88,9 +88,9 @@ class SerializedSession(AsyncSession):
         super().__init__(*args, **kwargs)
         self.io_lock = asyncio.Lock()
 
-    # mypy cannot carry an overloaded signature through a decorator; the wrapper keeps it.
-    execute = _serialized(AsyncSession.execute)  # type: ignore[assignment,arg-type]
-    scalar = _serialized(AsyncSession.scalar)
+    execute = _serialized(AsyncSession.execute)
+    # mypy cannot carry this overloaded signature through a decorator; the wrapper keeps it.
+    scalar = _serialized(AsyncSession.scalar)  # type: ignore[assignment,arg-type]
     get = _serialized(AsyncSession.get)
     get_one = _serialized(AsyncSession.get_one)
     stream = _serialized(AsyncSession.stream)
