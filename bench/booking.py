@@ -10,8 +10,9 @@ HTTP clients (each its own customer), twice:
 
 The ceiling is the same booking transaction sent straight through asyncpg
 with the same concurrency: the statements the app issues, in its order
-(read the user, event and tier; insert order, audit entry, item, ticket;
-conditional UPDATE on the tier, then on the event; COMMIT), measured right
+(read the user's roles, the event and tier; insert order, item, ticket, audit
+entry; one statement of chained conditional UPDATEs on the tier and the event
+with the live pg_notify; COMMIT), measured right
 after its HTTP run; a second raw variant sends only the writes. Capacities
 are large, so nothing sells out; afterwards every tier and event is checked
 for `sold <= limit` and for `sold` matching the bookings that answered PAID.
@@ -448,11 +449,7 @@ def stage_probes(api: Api, token: str) -> dict[str, Callable[[int, int], Awaitab
 
 # --- the same transaction, raw -----------------------------------------------------------------
 
-SELECT_USER = (
-    "SELECT users.id, users.email, users.name, users.password_hash, users.roles, "
-    "users.is_active, users.birth_year, users.country, users.created_at, users.deactivated_at "
-    "FROM users WHERE users.id = $1::INTEGER"
-)
+SELECT_USER = "SELECT users.roles, users.is_active FROM users WHERE users.id = $1::INTEGER"
 SELECT_EVENT = (
     "SELECT events.id, events.organizer_id, events.name, events.description, events.venue, "
     "events.starts_at, events.ends_at, events.status, events.capacity, events.sold, "
@@ -478,25 +475,26 @@ INSERT_ORDER = (
 INSERT_AUDIT = (
     "INSERT INTO audit_entries (at, actor_id, action, target_type, target_id, ip, details) "
     "VALUES ($1::TIMESTAMP WITH TIME ZONE, $2::INTEGER, $3::VARCHAR, $4::VARCHAR, $5::VARCHAR, "
-    "$6::VARCHAR, $7::VARCHAR) RETURNING audit_entries.id"
+    "$6::VARCHAR, $7::VARCHAR)"
 )
 INSERT_ITEM = (
     "INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price_minor, "
     "unit_discount_minor) VALUES ($1::INTEGER, $2::INTEGER, $3::INTEGER, $4::INTEGER, "
-    "$5::INTEGER) RETURNING order_items.id"
+    "$5::INTEGER)"
 )
 INSERT_TICKET = (
     "INSERT INTO tickets (order_id, event_id, ticket_type_id, status, checked_in_at, "
     "checked_in_by_id, created_at) VALUES ($1::INTEGER, $2::INTEGER, $3::INTEGER, $4::VARCHAR, "
-    "$5::TIMESTAMP WITH TIME ZONE, $6::INTEGER, $7::TIMESTAMP WITH TIME ZONE) RETURNING tickets.id"
+    "$5::TIMESTAMP WITH TIME ZONE, $6::INTEGER, $7::TIMESTAMP WITH TIME ZONE)"
 )
-TAKE_TIER = (
-    "UPDATE ticket_types SET sold=(ticket_types.sold + $1::INTEGER) WHERE ticket_types.id = "
-    "$2::INTEGER AND ticket_types.sold + $3::INTEGER <= ticket_types.seat_limit"
-)
-TAKE_EVENT = (
-    "UPDATE events SET sold=(events.sold + $1::INTEGER) WHERE events.id = $2::INTEGER "
-    "AND events.sold + $3::INTEGER <= events.capacity"
+# inventory.take_seats on PostgreSQL: tier, then event, then the live notification, one statement.
+TAKE_SEATS = (
+    "WITH t0 AS (UPDATE ticket_types SET sold = sold + $1 WHERE id = $2 "
+    "AND sold + $1 <= seat_limit RETURNING 1), "
+    "e AS (UPDATE events SET sold = sold + $3 WHERE id = $4 AND sold + $3 <= capacity "
+    "AND EXISTS (SELECT 1 FROM t0) RETURNING 1) "
+    "SELECT EXISTS (SELECT 1 FROM t0), EXISTS (SELECT 1 FROM e), TRUE, "
+    "pg_notify($5, $6) IS NULL"
 )
 
 
@@ -526,17 +524,18 @@ def raw_booker(
                     )  # fmt: skip
                     details = {"event_id": event_id, "promo": None, "seats": 1}
                     details["total_minor"] = PRICE_MINOR
-                    await connection.fetchval(
+                    await connection.execute(INSERT_ITEM, order_id, tier, 1, PRICE_MINOR, 0)
+                    await connection.execute(
+                        INSERT_TICKET, order_id, event_id, tier, "VALID", None, None, now
+                    )
+                    await connection.execute(
                         INSERT_AUDIT, now, user, "order.reserve", "Order", str(order_id),
                         "127.0.0.1", json.dumps(details, sort_keys=True),
                     )  # fmt: skip
-                    await connection.fetchval(INSERT_ITEM, order_id, tier, 1, PRICE_MINOR, 0)
-                    await connection.fetchval(
-                        INSERT_TICKET, order_id, event_id, tier, "VALID", None, None, now
+                    taken = await connection.fetchrow(
+                        TAKE_SEATS, 1, tier, 1, event_id, "eventhub_changes", str(event_id)
                     )
-                    if await connection.execute(TAKE_TIER, 1, tier, 1) != "UPDATE 1":
-                        raise SoldOutError
-                    if await connection.execute(TAKE_EVENT, 1, event_id, 1) != "UPDATE 1":
+                    if not (taken[0] and taken[1]):
                         raise SoldOutError
             except SoldOutError:
                 return "SOLD_OUT"

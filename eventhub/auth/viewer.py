@@ -49,7 +49,7 @@ async def resolve_viewer(
         claims = codec.decode(token)
     except InvalidAccessToken as error:
         return Viewer(problem=str(error))
-    user = await users.get_user(session, claims.user_id)
-    if user is None or not user.is_active:
+    roles = await users.active_roles(session, claims.user_id)
+    if roles is None:
         return Viewer(problem="this account is deactivated")
-    return Viewer(user_id=user.id, roles=user.role_set, expires_at=claims.expires_at)
+    return Viewer(user_id=claims.user_id, roles=roles, expires_at=claims.expires_at)

@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import AuditEntry
+from eventhub.models.base import utc_now
 from eventhub.services.pagination import Page, fetch_page
 
 
@@ -40,15 +43,32 @@ def record(
 ) -> AuditEntry:
     """Add an entry to the caller's transaction, so it commits (or not) with the change."""
     entry = AuditEntry(
-        actor_id=actor.user_id,
-        action=action,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        ip=actor.ip,
-        details=json.dumps(dict(details), default=str, sort_keys=True) if details else None,
+        **entry_values(
+            actor, action, target_type=target_type, target_id=target_id, details=details
+        )
     )
     session.add(entry)
     return entry
+
+
+def entry_values(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: object = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of one entry, for callers that insert with Core (the booking hot path)."""
+    return {
+        "at": utc_now(),
+        "actor_id": actor.user_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "ip": actor.ip,
+        "details": json.dumps(dict(details), default=str, sort_keys=True) if details else None,
+    }
 
 
 async def record_now(session: AsyncSession, actor: Actor, action: str, **kwargs: Any) -> None:
@@ -66,16 +86,16 @@ async def list_entries(
     actor_id: int | None = None,
 ) -> Page[AuditEntry]:
     """Newest first, keyset-paginated by id."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if action:
-        conditions.append(AuditEntry.action == action)
+        conditions.append(col(AuditEntry.action) == action)
     if actor_id is not None:
-        conditions.append(AuditEntry.actor_id == actor_id)
+        conditions.append(col(AuditEntry.actor_id) == actor_id)
     return await fetch_page(
         session,
         AuditEntry,
         conditions=conditions,
-        after=None if before_id is None else AuditEntry.id < before_id,  # type: ignore[operator]
-        order_by=[AuditEntry.id.desc()],  # type: ignore[union-attr]
+        after=None if before_id is None else col(AuditEntry.id) < before_id,
+        order_by=[col(AuditEntry.id).desc()],
         limit=limit,
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventhub.models import Event, Order, OrderItem, PromoCode, TicketType
-from eventhub.services import audit, inventory, promos, tickets
+from eventhub.models import Event, Order, PromoCode, TicketType
+from eventhub.services import audit, booking_writes, promos
 from eventhub.services.errors import (
     DomainError,
     NotFound,
@@ -200,62 +201,51 @@ async def _write_order(
     paid_now: bool,
     provider_name: str,
 ) -> Order:
-    """Inserts first, conditional updates last, one commit."""
+    """One transaction: `booking_writes` inserts the order and takes the seats, then COMMIT."""
     subtotal = sum(line.unit_price * line.quantity for line in lines)
     discount = sum(line.unit_discount * line.quantity for line in lines)
-
-    order = Order(
-        event_id=event.id,  # type: ignore[arg-type]
-        buyer_id=actor.user_id,  # type: ignore[arg-type]
-        status="PAID" if paid_now else "PENDING",
-        promo_code_id=promo.id if promo else None,
-        promo_code=promo.code if promo else None,
-        currency=event.currency,
-        subtotal_minor=subtotal,
-        discount_minor=discount,
-        total_minor=subtotal - discount,
-        expires_at=None if paid_now else now + timedelta(seconds=policy.hold_seconds),
-        idempotency_key=request.idempotency_key,
-        paid_at=now if paid_now else None,
-        created_at=now,
-        payment_provider=provider_name,
-        payment_status="succeeded" if paid_now else "requires_payment",
-    )
-    session.add(order)
-    await session.flush()
-    assert order.id is not None
-    items = [
-        OrderItem(
-            order_id=order.id,
-            ticket_type_id=line.tier.id,
-            quantity=line.quantity,  # type: ignore[arg-type]
-            unit_price_minor=line.unit_price,
-            unit_discount_minor=line.unit_discount,
-        )
-        for line in lines
-    ]
-    session.add_all(items)
-    if paid_now:
-        tickets.issue_tickets(session, order.id, order.event_id, items)
-    audit.record(
-        session,
+    assert event.id is not None
+    assert actor.user_id is not None
+    values: dict[str, Any] = {
+        "event_id": event.id,
+        "buyer_id": actor.user_id,
+        "status": "PAID" if paid_now else "PENDING",
+        "promo_code_id": promo.id if promo else None,
+        "promo_code": promo.code if promo else None,
+        "currency": event.currency,
+        "subtotal_minor": subtotal,
+        "discount_minor": discount,
+        "total_minor": subtotal - discount,
+        "expires_at": None if paid_now else now + timedelta(seconds=policy.hold_seconds),
+        "idempotency_key": request.idempotency_key,
+        "payment_provider": provider_name,
+        "payment_status": "succeeded" if paid_now else "requires_payment",
+        "created_at": now,
+        "paid_at": now if paid_now else None,
+    }
+    entry = audit.entry_values(
         actor,
         "order.reserve",
         target_type="Order",
-        target_id=order.id,
         details={
             "event_id": event.id,
-            "seats": sum(i.quantity for i in items),
-            "total_minor": order.total_minor,
-            "promo": order.promo_code,
+            "seats": sum(line.quantity for line in lines),
+            "total_minor": values["total_minor"],
+            "promo": values["promo_code"],
         },
     )
-    await session.flush()
-    await inventory.take_seats(
-        session,
-        event.id or 0,
-        {line.tier.id or 0: line.quantity for line in lines},
-        promo.id if promo else None,
+    draft = booking_writes.OrderDraft(
+        order=values,
+        items=[
+            booking_writes.ItemRow(
+                line.tier.id or 0, line.quantity, line.unit_price, line.unit_discount
+            )
+            for line in lines
+        ],
+        issue_tickets=paid_now,
+        audit=entry,
+        now=now,
     )
+    order_id = await booking_writes.write_order(session, draft)
     await session.commit()
-    return order
+    return Order(id=order_id, **values)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, Ticket
 from eventhub.services import audit
@@ -22,10 +26,27 @@ def issue_tickets(
     return tickets
 
 
+def ticket_rows(
+    order_id: int, event_id: int, seats: list[tuple[int, int]], now: datetime
+) -> list[dict[str, Any]]:
+    """One VALID ticket per seat as Core insert rows; `seats` is (tier id, quantity) pairs."""
+    return [
+        {
+            "order_id": order_id,
+            "event_id": event_id,
+            "ticket_type_id": tier_id,
+            "status": "VALID",
+            "created_at": now,
+        }
+        for tier_id, quantity in seats
+        for _ in range(quantity)
+    ]
+
+
 async def void_tickets(session: AsyncSession, order_id: int) -> None:
     await session.execute(
         update(Ticket)
-        .where(Ticket.order_id == order_id, Ticket.status != "VOID")  # type: ignore[arg-type]
+        .where(col(Ticket.order_id) == order_id, col(Ticket.status) != "VOID")
         .values(status="VOID")
         .execution_options(synchronize_session=False)
     )
@@ -42,9 +63,9 @@ async def viewable_ticket(
         return ticket
     owners = (
         await session.execute(
-            select(Order.buyer_id, Event.organizer_id)
-            .join(Event, Event.id == Order.event_id)  # type: ignore[arg-type]
-            .where(Order.id == ticket.order_id)  # type: ignore[arg-type]
+            select(col(Order.buyer_id), col(Event.organizer_id))
+            .join(Event, col(Event.id) == col(Order.event_id))
+            .where(col(Order.id) == ticket.order_id)
         )
     ).first()
     return ticket if owners is not None and actor.user_id in tuple(owners) else None
