@@ -14,6 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -74,6 +77,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("ticket_signing_key")
+    @classmethod
+    def _ed25519_private_pem(cls, value: str) -> str:
+        if not value:
+            return value  # generated into a file on first run
+        try:
+            key = serialization.load_pem_private_key(value.encode(), password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise ValueError("must be an unencrypted PEM private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("must be an Ed25519 private key (PEM)")
+        return value
+
     @field_validator("rate_limit")
     @classmethod
     def _rate_format(cls, value: str) -> str:
@@ -111,7 +127,13 @@ class Settings(BaseSettings):
         if not self.secret_key:
             updates["secret_key"] = _read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
         if not self.ticket_signing_key:
-            updates["ticket_signing_key"] = _read_or_create(TICKET_KEY_FILE, _new_ed25519_pem)
+            pem = _read_or_create(TICKET_KEY_FILE, _new_ed25519_pem)
+            try:
+                self._ed25519_private_pem(pem)
+            except ValueError as error:
+                message = f"{TICKET_KEY_FILE} (EVENTHUB_TICKET_SIGNING_KEY): {error}"
+                raise SettingsError(message) from None
+            updates["ticket_signing_key"] = pem
             updates["ticket_key_file"] = TICKET_KEY_FILE
         if not self.ticket_verify_keys and TICKET_OLD_KEYS_FILE.exists():
             updates["ticket_verify_keys"] = TICKET_OLD_KEYS_FILE.read_text()
@@ -119,9 +141,6 @@ class Settings(BaseSettings):
 
 
 def _new_ed25519_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     key = Ed25519PrivateKey.generate()
     return key.private_bytes(
         serialization.Encoding.PEM,

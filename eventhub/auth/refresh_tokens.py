@@ -60,9 +60,11 @@ async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotatio
     now = datetime.now(UTC)
     if row is None or row.expires_at <= now:
         raise InvalidCredentials("refresh token is invalid or expired", field="refreshToken")
-    if row.rotated_at is not None or row.revoked_at is not None:
+    if row.rotated_at is not None:
         await revoke_family(session, row.family_id)
-        raise TokenReused("refresh token was already used; please sign in again")
+        raise _reused(row)
+    if row.revoked_at is not None:  # logged out, deactivated, or its family was revoked
+        raise InvalidCredentials("refresh token was revoked; please sign in again")
     spent = await session.execute(
         update(RefreshToken)
         .where(
@@ -74,8 +76,16 @@ async def rotate(session: AsyncSession, token: str, ttl_seconds: int) -> Rotatio
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         await revoke_family(session, row.family_id)
-        raise TokenReused("refresh token was already used; please sign in again")
+        raise _reused(row)
     return Rotation(row.user_id, issue(session, row.user_id, ttl_seconds, row.family_id))
+
+
+def _reused(row: RefreshToken) -> TokenReused:
+    return TokenReused(
+        "refresh token was already used; please sign in again",
+        user_id=row.user_id,
+        family_id=row.family_id,
+    )
 
 
 async def revoke_family(session: AsyncSession, family_id: str) -> None:

@@ -75,8 +75,16 @@ class Authenticator:
     async def refresh(self, session: AsyncSession, token: str, actor: audit.Actor) -> TokenPair:
         try:
             rotation = await refresh_tokens.rotate(session, token, self.refresh_ttl)
-        except TokenReused:
-            await audit.record_now(session, actor, "auth.token_reuse", target_type="RefreshToken")
+        except TokenReused as reuse:
+            # The presenter may be the thief: the entry names the account whose sessions died.
+            await audit.record_now(
+                session,
+                actor,
+                "auth.token_reuse",
+                target_type="User",
+                target_id=reuse.user_id,
+                details={"family_id": reuse.family_id},
+            )
             raise
         user = await users.get_user(session, rotation.user_id)
         if user is None or not user.is_active:

@@ -39,7 +39,8 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     if isinstance(original, (BadUserInput, DomainError)):
         return _with_code(error, "BAD_USER_INPUT", str(original))
     if original is None:
-        complex_ = error.message.startswith("Document contains more than")
+        # graphql-core's token cap: "Syntax Error: Document contains more than N tokens…"
+        complex_ = "Document contains more than" in error.message
         return _with_code(
             error, "QUERY_TOO_COMPLEX" if complex_ else "BAD_USER_INPUT", error.message
         )

@@ -13,6 +13,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from eventhub.resolvers import nodes
 from eventhub.schema.accounts import AccountMutation, AccountQuery
@@ -76,6 +77,11 @@ class EventHubSchema(strawberry.Schema):
     """Every error leaves with an extensions.code, whichever path produced it."""
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            # Subscriptions stream over WebSocket; executed as a plain field they would
+            # return null for a non-null type. Refused here: the view answers 400.
+            kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
         result = await super().execute(*args, **kwargs)
         context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
         result.errors = classify_all(result.errors, context)

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from eventhub.models import Event, TicketType
 from eventhub.services.pagination import Page, fetch_page
+from eventhub.services.text_search import contains
 
 EventKey = tuple[datetime, int]
 
@@ -33,12 +34,10 @@ def _after(key: EventKey | None) -> ColumnElement[bool] | None:
 
 
 def _search(text: str) -> ColumnElement[bool]:
-    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
     return or_(
-        func.lower(col(Event.name)).like(pattern, escape="\\"),
-        func.lower(func.coalesce(col(Event.venue), "")).like(pattern, escape="\\"),
-        func.lower(func.coalesce(col(Event.description), "")).like(pattern, escape="\\"),
+        contains(col(Event.name), text),
+        contains(func.coalesce(col(Event.venue), ""), text),
+        contains(func.coalesce(col(Event.description), ""), text),
     )
 
 

@@ -51,7 +51,14 @@ class InvalidCredentials(DomainError):
 
 
 class TokenReused(DomainError):
+    """A rotated refresh token came back: its family is revoked. Says whose, for the audit."""
+
     code = "TOKEN_REUSED"
+
+    def __init__(self, message: str, *, user_id: int, family_id: str) -> None:
+        super().__init__(message)
+        self.user_id = user_id
+        self.family_id = family_id
 
 
 class NotRefundable(DomainError):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,6 +16,7 @@ from eventhub.models.users import ROLES
 from eventhub.services import audit
 from eventhub.services.errors import EmailTaken, NotFound, ValidationFailed
 from eventhub.services.pagination import Page, fetch_page
+from eventhub.services.text_search import contains
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -179,10 +180,7 @@ async def list_users(
 ) -> Page[User]:
     conditions = []
     if search:
-        pattern = f"%{search.strip().lower()}%"
-        conditions.append(
-            or_(col(User.email).like(pattern), func.lower(col(User.name)).like(pattern))
-        )
+        conditions.append(or_(contains(col(User.email), search), contains(col(User.name), search)))
     return await fetch_page(
         session,
         User,
