@@ -128,7 +128,10 @@ class EventAnalytics:
 
     @strawberry.field
     async def promo_code_uses(self, info: Info) -> list[DemographicBucket]:
-        return _buckets(await analytics.promo_code_uses(info.context.session, self.row.id or 0))
+        uses = await analytics.promo_code_uses(
+            info.context.session, self.row.id or 0, self.start, self.end
+        )
+        return _buckets(uses)
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from graphql import FieldNode, OperationDefinitionNode
+from graphql import FieldNode, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from eventhub.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
@@ -28,15 +28,22 @@ class OperationMetrics(SchemaExtension):
         GRAPHQL_LATENCY.labels(label, kind).observe(time.perf_counter() - started)
 
     def _describe(self) -> tuple[str, str]:
-        document = self.execution_context.graphql_document
-        for definition in document.definitions if document else ():
-            if isinstance(definition, OperationDefinitionNode):
-                fields = sorted(
-                    {
-                        s.name.value
-                        for s in definition.selection_set.selections
-                        if isinstance(s, FieldNode)
-                    }
-                )
-                return ",".join(fields)[:MAX_LABEL] or "-", definition.operation.value
-        return "invalid", "unknown"
+        """(root fields, operation kind) of the operation that ran; "invalid" otherwise.
+
+        Only names the schema defines become labels: an unknown field (a document
+        that failed validation) must not mint a new time series.
+        """
+        context = self.execution_context
+        document = context.graphql_document
+        operation = get_operation_ast(document, context.operation_name) if document else None
+        if operation is None:
+            return "invalid", "unknown"
+        kind = operation.operation.value
+        root = context.schema._schema.get_root_type(operation.operation)
+        names = {
+            s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
+        }
+        known = set(root.fields) | {"__typename", "__schema", "__type"} if root else set()
+        if not names <= known:
+            return "invalid", kind
+        return ",".join(sorted(names))[:MAX_LABEL] or "-", kind

@@ -159,10 +159,19 @@ def _as_utc(value: Any) -> datetime:
 
 
 def merge_small_groups(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Groups under K_ANONYMITY people fold into "other", so nobody can be singled out."""
-    kept = [(label, n) for label, n in counts.items() if n >= K_ANONYMITY]
+    """Groups under K_ANONYMITY people fold into "other", so nobody can be singled out.
+
+    "other" is a group too: while it is non-empty but under K_ANONYMITY, the
+    smallest shown group joins it (DE 5, FR 1 becomes other 6, not DE 5 + other 1,
+    which would tell everyone what the one FR buyer is not).
+    """
+    kept = sorted(
+        ((label, n) for label, n in counts.items() if n >= K_ANONYMITY),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
     other = sum(n for n in counts.values() if n < K_ANONYMITY)
-    kept.sort(key=lambda pair: (-pair[1], pair[0]))
+    while 0 < other < K_ANONYMITY and kept:
+        other += kept.pop()[1]
     return [*kept, ("other", other)] if other else kept
 
 
@@ -189,12 +198,14 @@ async def countries(session: AsyncSession, event_id: int) -> list[tuple[str, int
     return merge_small_groups(await _buyer_groups(session, event_id, col(User.country)))
 
 
-async def promo_code_uses(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
-    """Orders per promo code among paid orders (codes are not personal data)."""
+async def promo_code_uses(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> list[tuple[str, int]]:
+    """Orders per promo code among orders paid in the window (codes are not personal data)."""
     rows = await session.execute(
         select(col(Order.promo_code), func.count(col(Order.id)))
         .where(
-            col(Order.event_id) == event_id,
+            *_window(event_id, start, end),
             col(Order.status) == "PAID",
             col(Order.promo_code).is_not(None),
         )

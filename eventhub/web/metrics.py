@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,8 +55,36 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
+def forget_dead_workers(folder: str) -> None:
+    """Live gauges (open subscriptions) of a worker that died must stop counting.
+
+    uvicorn restarts a killed worker under a new pid; its old `gauge_live*_<pid>.db`
+    files would otherwise add its last values forever.
+    """
+    pids = {
+        int(match.group(1))
+        for path in Path(folder).glob("gauge_live*_*.db")
+        if (match := re.search(r"_(\d+)\.db$", path.name))
+    }
+    for pid in pids:
+        if not _alive(pid):
+            mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def metrics(request: Request) -> Response:
-    if request.app.state.eventhub.settings.prometheus_multiproc_dir:
+    folder = request.app.state.eventhub.settings.prometheus_multiproc_dir
+    if folder:
+        forget_dead_workers(folder)
         registry = CollectorRegistry()
         # prometheus_client leaves MultiProcessCollector.__init__ unannotated.
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
