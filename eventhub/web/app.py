@@ -27,6 +27,7 @@ from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
+from eventhub.web.dashboard import routes as dashboard_routes
 from eventhub.web.event_images import event_image
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *dashboard_routes,
         ],
         lifespan=lifespan,
         middleware=[
