@@ -43,9 +43,7 @@ def record(
 ) -> AuditEntry:
     """Add an entry to the caller's transaction, so it commits (or not) with the change."""
     entry = AuditEntry(
-        **entry_values(
-            actor, action, target_type=target_type, target_id=target_id, details=details
-        )
+        **entry_values(actor, action, target_type=target_type, target_id=target_id, details=details)
     )
     session.add(entry)
     return entry
