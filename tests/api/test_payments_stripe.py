@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,39 +18,22 @@ from sqlalchemy import select
 from eventhub.models import AuditEntry
 from eventhub.resolvers.ids import decode_id
 from eventhub.services.hold_sweeper import sweep_once
-from eventhub.settings import Settings
+from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, deliver, intent_id
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.invariant import invariant_problems
+
+# This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
+fake_stripe = stripe_fixtures.fake_stripe
+hold_seconds = stripe_fixtures.hold_seconds
+settings = stripe_fixtures.settings
 
 ORDER = """query($id: ID!) { order(id: $id) {
   id status payment { provider status clientSecret } tickets { status } event { sold } } }"""
 MY_ORDERS = "{ myOrders { edges { node { id status event { sold } } } } }"
 CANCEL = """mutation($id: ID!) {
   cancelOrder(id: $id) { order { status event { sold } } errors { code } } }"""
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def hold_seconds() -> int:
-    return 600
-
-
-@pytest.fixture
-def settings(
-    database_url: str, tmp_path: Path, fake_stripe: FakeStripe, hold_seconds: int
-) -> Settings:
-    return fake_stripe.settings(
-        database_url, tmp_path, hold_seconds=hold_seconds, sweep_interval_seconds=3600
-    )
 
 
 async def new_event(

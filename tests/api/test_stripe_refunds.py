@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,30 +16,22 @@ from sqlalchemy import select
 
 from eventhub.models import AuditEntry
 from eventhub.resolvers.ids import decode_id
-from eventhub.settings import Settings
+from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, intent_id
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.invariant import check_invariant
+
+# This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
+fake_stripe = stripe_fixtures.fake_stripe
+hold_seconds = stripe_fixtures.hold_seconds
+settings = stripe_fixtures.settings
 
 ORDER = "query($id: ID!) { order(id: $id) { status tickets { status } event { sold } } }"
 RESULT = "order { status tickets { status } event { sold } } errors { code message }"
 CANCEL = f"mutation($id: ID!) {{ cancelOrder(id: $id) {{ {RESULT} }} }}"
 REFUND = f'mutation($id: ID!) {{ refundOrder(id: $id, reason: "ill") {{ {RESULT} }} }}'
 CANCEL_EVENT = "mutation($id: ID!) { cancelEvent(id: $id) { event { status } errors { code } } }"
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, fake_stripe: FakeStripe) -> Settings:
-    return fake_stripe.settings(database_url, tmp_path, sweep_interval_seconds=3600)
 
 
 async def new_event(client: GraphQLClient, seats: int = 2) -> tuple[Account, dict[str, Any]]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,27 +15,19 @@ from sqlalchemy import func, select
 
 from eventhub.models import AuditEntry, ProcessedProviderEvent
 from eventhub.resolvers.ids import decode_id
-from eventhub.settings import Settings
+from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, deliver, intent_id, sign
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.invariant import invariant_problems
 
+# This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
+fake_stripe = stripe_fixtures.fake_stripe
+hold_seconds = stripe_fixtures.hold_seconds
+settings = stripe_fixtures.settings
+
 ORDER = "query($id: ID!) { order(id: $id) { status tickets { status } event { sold } } }"
 CANCEL = "mutation($id: ID!) { cancelOrder(id: $id) { order { status } errors { code } } }"
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, fake_stripe: FakeStripe) -> Settings:
-    return fake_stripe.settings(database_url, tmp_path, sweep_interval_seconds=3600)
 
 
 async def new_event(client: GraphQLClient) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,33 +21,17 @@ from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.reconciliation import Mismatch, reconcile
 from eventhub.settings import Settings
 from tests.conftest import TEST_SECRET, TEST_TICKET_KEY
+from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, intent_id
 from tests.support.graphql import Account, GraphQLClient
 
+# This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
+fake_stripe = stripe_fixtures.fake_stripe
+hold_seconds = stripe_fixtures.hold_seconds
+settings = stripe_fixtures.settings
+
 ORDER = "query($id: ID!) { order(id: $id) { status tickets { status } event { sold } } }"
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def hold_seconds() -> int:
-    return 600
-
-
-@pytest.fixture
-def settings(
-    database_url: str, tmp_path: Path, fake_stripe: FakeStripe, hold_seconds: int
-) -> Settings:
-    return fake_stripe.settings(
-        database_url, tmp_path, hold_seconds=hold_seconds, sweep_interval_seconds=3600
-    )
 
 
 async def held(client: GraphQLClient) -> tuple[Account, str, str, int]:
