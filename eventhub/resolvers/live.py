@@ -48,7 +48,8 @@ async def _follow(pk: int, expires_at: int | None) -> AsyncIterator[LiveState]:
             if timeout is not None and timeout <= 0:
                 raise SessionExpired("the access token expired; subscribe again with a new one")
             try:
-                state = await asyncio.wait_for(mailbox.get(), timeout)
+                async with asyncio.timeout(timeout):  # no task per message, unlike wait_for
+                    state = await mailbox.get()
             except TimeoutError:
                 continue  # loop round to the expiry check
             if state is not None:

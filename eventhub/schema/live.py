@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.types import Info
@@ -14,9 +15,11 @@ from eventhub.schema.common import Money
 from eventhub.schema.directives import Role
 from eventhub.schema.event_types import TicketType
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.shared_execution import shared_payload
 from eventhub.services.live_state import LiveState
 
 
+@shared_payload
 @strawberry.type
 class CapacityUpdate:
     event_id: strawberry.ID
@@ -24,18 +27,31 @@ class CapacityUpdate:
     remaining: int
     ticket_types: list[TicketType]
     at: datetime
+    capacity: int = strawberry.field(
+        description="the event's capacity now (updateEvent may change it)"
+    )
 
     @classmethod
     def of(cls, state: LiveState) -> CapacityUpdate:
+        """One payload object per state, shared by its subscribers (see SharedEventExecutor)."""
+        update = state.shared.get("capacity")
+        if update is None:
+            update = state.shared["capacity"] = cls._build(state)
+        return cast(CapacityUpdate, update)
+
+    @classmethod
+    def _build(cls, state: LiveState) -> CapacityUpdate:
         return cls(
             event_id=strawberry.ID(encode_id("Event", state.event.id)),
             sold=state.event.sold,
             remaining=state.remaining,
             ticket_types=[TicketType.from_row(t, state.event.currency) for t in state.tiers],
             at=state.at,
+            capacity=state.event.capacity,
         )
 
 
+@shared_payload
 @strawberry.type
 class SalesSnapshot:
     event_id: strawberry.ID
@@ -43,15 +59,28 @@ class SalesSnapshot:
     net_revenue: Money
     checked_in: int
     at: datetime
+    gross_revenue: Money = strawberry.field(description="paid orders, refunded ones included")
+    refunds: Money = strawberry.field(description="money returned so far")
+    discounts: Money = strawberry.field(description="promo discounts given on paid orders")
 
     @classmethod
     def of(cls, state: LiveState) -> SalesSnapshot:
+        snapshot = state.shared.get("sales")
+        if snapshot is None:
+            snapshot = state.shared["sales"] = cls._build(state)
+        return cast(SalesSnapshot, snapshot)
+
+    @classmethod
+    def _build(cls, state: LiveState) -> SalesSnapshot:
         return cls(
             event_id=strawberry.ID(encode_id("Event", state.event.id)),
             tickets_sold=state.totals.tickets_sold,
             net_revenue=Money.of(state.totals.net_minor, state.event.currency),
             checked_in=state.totals.checked_in,
             at=state.at,
+            gross_revenue=Money.of(state.totals.gross_minor, state.event.currency),
+            refunds=Money.of(state.totals.refunds_minor, state.event.currency),
+            discounts=Money.of(state.totals.discounts_minor, state.event.currency),
         )
 
 

@@ -31,6 +31,7 @@ from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.scalars import SCALAR_MAP
+from eventhub.schema.shared_execution import SharedEventExecutor
 from eventhub.schema.users import User
 from eventhub.settings import Settings
 
@@ -118,6 +119,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=[User, AuditEntry, Event, TicketType, Order, Ticket],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=SharedEventExecutor,
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[
             partial(ParserCache, maxsize=512),

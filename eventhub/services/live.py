@@ -78,60 +78,94 @@ Loader = Callable[[int], Awaitable[Any]]
 
 
 class Watch:
-    """The subscribers of one event in this process, and the task that feeds them."""
+    """The subscribers of one event in this process, and the one task that feeds them.
+
+    Every state a subscriber ever sees comes from this task's reads, one after
+    another, so a subscriber can never be handed an older state after a newer
+    one. A newcomer's first state is read by the same task: batched with other
+    newcomers, and sent to them alone unless the event changed meanwhile.
+    """
 
     def __init__(self, event_id: int, load: Loader, interval: float, poll: float | None) -> None:
         self.event_id = event_id
         self._poll = poll
         self._last_key: object = None
         self.mailboxes: set[Mailbox[Any]] = set()
+        self._newcomers: set[Mailbox[Any]] = set()
         self._load = load
         self._interval = interval
-        self._dirty = asyncio.Event()
+        self._dirty = False
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.signalled_at: float | None = None
+
+    def add(self, mailbox: Mailbox[Any]) -> None:
+        self.mailboxes.add(mailbox)
+        self._newcomers.add(mailbox)
+        self._wake.set()
+        self._ensure_running()
+
+    def discard(self, mailbox: Mailbox[Any]) -> None:
+        self.mailboxes.discard(mailbox)
+        self._newcomers.discard(mailbox)
 
     def signal(self) -> None:
         if self.signalled_at is None:
             self.signalled_at = time.monotonic()
-        self._dirty.set()
+        self._dirty = True
+        self._wake.set()
+        self._ensure_running()
+
+    def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         last_sent = 0.0
         while self.mailboxes:
-            polled = not await self._wait_dirty()
-            wait = last_sent + self._interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._dirty.clear()
+            polled = await self._wait()
+            if self._dirty:
+                wait = last_sent + self._interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, False
+            newcomers, self._newcomers = self._newcomers, set()
             signalled_at, self.signalled_at = self.signalled_at, None
             try:
                 state = await self._load(self.event_id)
-            except Exception:  # keep the watch alive; the next signal retries
+            except Exception:  # keep the watch alive; retry soon for whoever waits
                 logger.exception("could not read live state of event %s", self.event_id)
+                self._newcomers |= newcomers & self.mailboxes
+                self._dirty = self._dirty or dirty
+                await asyncio.sleep(self._interval)
+                self._wake.set()
                 continue
             key = getattr(state, "key", None)
-            if polled and key is not None and key == self._last_key:
-                continue  # a poll found nothing new: send nothing
-            self._last_key = key
-            last_sent = time.monotonic()
-            if signalled_at is not None:
-                HUB.observe_lag(last_sent - signalled_at)
-            for mailbox in list(self.mailboxes):
+            previous, self._last_key = self._last_key, key
+            moved = key is None or previous is None or key != previous
+            # Everyone hears of a change: signalled, found by a poll, or seen by a newcomer's read.
+            changed = dirty or (moved and (polled or previous is not None))
+            if changed:
+                recipients = list(self.mailboxes)
+                last_sent = time.monotonic()
+                if signalled_at is not None:
+                    HUB.observe_lag(last_sent - signalled_at)
+            else:
+                recipients = [m for m in newcomers if m in self.mailboxes]
+            for mailbox in recipients:
                 mailbox.put(state)
 
-    async def _wait_dirty(self) -> bool:
-        """True when signalled; False when the poll interval passed without a signal."""
+    async def _wait(self) -> bool:
+        """False when the poll interval passed with no signal and no newcomer."""
         if self._poll is None:
-            await self._dirty.wait()
-            return True
-        try:
-            await asyncio.wait_for(self._dirty.wait(), self._poll)
-        except TimeoutError:
+            await self._wake.wait()
             return False
-        return True
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._poll)
+        except TimeoutError:
+            return True
+        return False
 
     def stop(self) -> None:
         if self._task is not None:
@@ -174,14 +208,11 @@ class Hub:
         watch = self.watches.get(event_id)
         if watch is None:
             watch = self.watches[event_id] = Watch(event_id, self.load, self.interval, self.poll)
-        watch.mailboxes.add(mailbox)
-        mailbox.put(await self.load(event_id))
-        if self.poll is not None:
-            watch.signal()  # start its polling task
+        watch.add(mailbox)  # its task reads and sends the first state
         try:
             yield mailbox
         finally:
-            watch.mailboxes.discard(mailbox)
+            watch.discard(mailbox)
             if not watch.mailboxes:
                 watch.stop()
                 self.watches.pop(event_id, None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,10 +15,17 @@ from eventhub.services import analytics, events
 
 @dataclass(frozen=True)
 class LiveState:
+    """One read of an event's numbers, handed to every subscriber of the event.
+
+    `shared` lets the API layer build its payload once per state instead of once
+    per subscriber (with a thousand subscribers that is most of the work).
+    """
+
     event: Event
     tiers: list[TicketType]
     totals: analytics.Totals
     at: datetime
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[object, ...]:

@@ -28,11 +28,14 @@ export const ANALYTICS = `query Dashboard($id: ID!, $bucket: String!) {
   }
 }`;
 export const SALES_UPDATED = `subscription Sales($id: ID!) {
-  salesUpdated(eventId: $id) { eventId ticketsSold netRevenue { amount currency } checkedIn at }
+  salesUpdated(eventId: $id) {
+    eventId ticketsSold checkedIn at netRevenue { amount currency }
+    grossRevenue { amount currency } refunds { amount } discounts { amount }
+  }
 }`;
 export const CAPACITY_CHANGED = `subscription Capacity($id: ID!) {
   capacityChanged(eventId: $id) {
-    eventId sold remaining at
+    eventId sold remaining capacity at
     ticketTypes { id name limit sold remaining price { amount currency } }
   }
 }`;

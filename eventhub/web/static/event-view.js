@@ -85,7 +85,7 @@ export function clearEvent(name) {
 
 /**
  * Live numbers (`liveSales`, `liveCapacity`, from the subscriptions) win over the last
- * `analytics` query, which alone has gross revenue, refunds, discounts and tier revenue.
+ * `analytics` query, which alone has tier revenue and the sales-over-time buckets.
  */
 export function renderEvent({ analytics: a, liveSales, liveCapacity }) {
   const event = a.event;
@@ -104,10 +104,11 @@ export function renderEvent({ analytics: a, liveSales, liveCapacity }) {
   $("event-status").className = `badge ${tone}`;
 
   setText("kpi-sold", count(sales.ticketsSold));
-  setText("kpi-capacity", count(event.capacity), { flash: false });
-  $("kpi-sold-meter").style.width = percent(Math.min(capacity.sold, event.capacity), event.capacity);
+  const seats = capacity.capacity ?? event.capacity;
+  setText("kpi-capacity", count(seats), { flash: false });
+  $("kpi-sold-meter").style.width = percent(Math.min(capacity.sold, seats), seats);
   const held = capacity.sold - sales.ticketsSold;
-  setText("kpi-sold-note", `${percent(capacity.sold, event.capacity)} of capacity taken`
+  setText("kpi-sold-note", `${percent(capacity.sold, seats)} of capacity taken`
     + (held > 0 ? ` · ${count(held)} held in pending orders` : ""), { flash: false });
 
   setText("kpi-remaining", count(capacity.remaining));
@@ -115,11 +116,12 @@ export function renderEvent({ analytics: a, liveSales, liveCapacity }) {
   setText("kpi-remaining-note", capacity.remaining === 0 ? "Sold out"
     : `across ${tiers.length} ${tiers.length === 1 ? "tier" : "tiers"}`, { flash: false });
 
-  setMoney("kpi-gross", a.grossRevenue.amount, currency);
-  const discounts = Number(a.discounts.amount);
+  // Live snapshots carry gross, refunds and discounts too; analytics fill in until one arrives.
+  setMoney("kpi-gross", (sales.grossRevenue || a.grossRevenue).amount, currency);
+  const discounts = Number((sales.discounts || a.discounts).amount);
   setText("kpi-gross-note", discounts ? `${money(discounts, currency)} in discounts` : "Before refunds", { flash: false });
   setMoney("kpi-net", sales.netRevenue.amount, currency);
-  const refunds = Number(a.refunds.amount);
+  const refunds = Number((sales.refunds || a.refunds).amount);
   setText("kpi-net-note", refunds ? `${money(refunds, currency)} refunded` : "After refunds", { flash: false });
 
   setText("kpi-checked-in", count(sales.checkedIn));
