@@ -8,6 +8,8 @@ the new key at once, while printed ones keep scanning.
 
 from __future__ import annotations
 
+import sys
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -45,11 +47,20 @@ def retire(settings: Settings, kid: str) -> int:
     if not TICKET_OLD_KEYS_FILE.exists():
         print("no retired keys are kept in a file here")
         return 1
-    kept = [
-        k
-        for k in split_public_pems(TICKET_OLD_KEYS_FILE.read_text())
-        if TicketSigner.kid_text(key_id_of(k)) != kid
-    ]
+    old_keys = split_public_pems(TICKET_OLD_KEYS_FILE.read_text())
+    kept = [k for k in old_keys if TicketSigner.kid_text(key_id_of(k)) != kid]
+    if len(kept) == len(old_keys):
+        signing = TicketSigner.from_pem(settings.ticket_signing_key)
+        if kid in signing.key_ids:
+            print(
+                f"{kid} is the current signing key; run `eventhub keys rotate` first",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"no retired key has the id {kid}; `eventhub keys list` shows them", file=sys.stderr
+            )
+        return 1
     bundle = "".join(
         k.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -173,15 +173,26 @@ async def _apply_scan(
     if missed.outcome != "ALREADY_USED" or missed.first_checked_in_at is None:
         outcome = "DUPLICATE" if missed.outcome == "ALREADY_USED" else missed.outcome
         return ScanResult(scan.token, outcome, claims.ticket_id, missed.first_checked_in_at)
-    if at < missed.first_checked_in_at:
-        await session.execute(
-            update(Ticket)
-            .where(col(Ticket.id) == claims.ticket_id, col(Ticket.checked_in_at) > at)
-            .values(checked_in_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    if at == missed.first_checked_in_at:  # this very scan, uploaded again after a lost answer
+        return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
+    if at < missed.first_checked_in_at and await _move_check_in_back(
+        session, claims.ticket_id, at, actor.user_id
+    ):
         return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
     return ScanResult(scan.token, "DUPLICATE", claims.ticket_id, missed.first_checked_in_at)
+
+
+async def _move_check_in_back(
+    session: AsyncSession, ticket_id: int, at: datetime, scanner_id: int | None
+) -> bool:
+    """First scan wins: an earlier offline scan takes the check-in over, time and scanner."""
+    moved = await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id, col(Ticket.checked_in_at) > at)
+        .values(checked_in_at=at, checked_in_by_id=scanner_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def export_tickets(session: AsyncSession, event_id: int) -> list[Ticket]:

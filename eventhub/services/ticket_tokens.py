@@ -109,7 +109,9 @@ class TicketSigner:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise InvalidToken("malformed token") from None
-        if len(raw) != TOKEN_BYTES:
+        # One text per token: base64 decoding forgives padding, the other alphabet and
+        # the last character's unused bits, so only the canonical encoding is accepted.
+        if len(raw) != TOKEN_BYTES or _b64(raw) != token:
             raise InvalidToken("malformed token")
         header, signature = raw[: _HEADER.size], raw[_HEADER.size :]
         version, kid, ticket_id, event_id = _HEADER.unpack(header)
