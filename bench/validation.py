@@ -60,7 +60,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-from booking import CpuMeter, eventhub_server, print_profile  # bench/ is sys.path[0]
+from booking import Api as BookingApi  # bench/ is sys.path[0]
+from booking import CpuMeter, eventhub_server, print_profile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
@@ -68,16 +69,11 @@ from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 TARGET_P99_MS = 15.0
 PER_ORDER = 500  # tickets per order while arranging (the server's max_tickets_per_tier)
 SCANNERS = 8
-PASSWORD = "bench-password-123"
 VALIDATE = """
 mutation($eventId: ID!, $token: String!) {
   validateTicket(eventId: $eventId, token: $token) {
     outcome firstCheckedInAt ticket { id status checkedInAt }
   }
-}"""
-REGISTER = """
-mutation($input: RegisterInput!) {
-  register(input: $input) { accessToken user { id } errors { code message } }
 }"""
 CREATE_EVENT = """
 mutation($input: CreateEventInput!) {
@@ -386,27 +382,8 @@ class Door:
     tickets: list[str]  # qrTokens, each validated once
 
 
-class Api:
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def call(self, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"{response.status_code}: {body}")
-        (payload,) = body["data"].values()
-        if payload.get("errors"):
-            raise RuntimeError(str(payload["errors"]))
-        return payload
-
-    async def register(self, email: str, *, organizer: bool = False) -> str:
-        data = {"email": email, "password": PASSWORD, "name": "Bench", "asOrganizer": organizer}
-        token: str = (await self.call(REGISTER, {"input": data}))["accessToken"]
-        return token
+class Api(BookingApi):
+    """The booking benchmark's GraphQL client, plus arranging a door."""
 
     async def arrange(self, tickets: int) -> Door:
         """An event with `tickets` paid tickets and SCANNERS staff assigned to it."""
