@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from typing import cast
 
@@ -19,6 +19,14 @@ from eventhub.schema.shared_execution import shared_payload
 from eventhub.services.live_state import LiveState
 
 
+def once_per_state(state: LiveState, kind: str, build: Callable[[LiveState], object]) -> object:
+    """One payload object per state, shared by its subscribers (see SharedEventExecutor)."""
+    payload = state.shared.get(kind)
+    if payload is None:
+        payload = state.shared[kind] = build(state)
+    return payload
+
+
 @shared_payload
 @strawberry.type
 class CapacityUpdate:
@@ -33,11 +41,7 @@ class CapacityUpdate:
 
     @classmethod
     def of(cls, state: LiveState) -> CapacityUpdate:
-        """One payload object per state, shared by its subscribers (see SharedEventExecutor)."""
-        update = state.shared.get("capacity")
-        if update is None:
-            update = state.shared["capacity"] = cls._build(state)
-        return cast(CapacityUpdate, update)
+        return cast(CapacityUpdate, once_per_state(state, "capacity", cls._build))
 
     @classmethod
     def _build(cls, state: LiveState) -> CapacityUpdate:
@@ -65,10 +69,7 @@ class SalesSnapshot:
 
     @classmethod
     def of(cls, state: LiveState) -> SalesSnapshot:
-        snapshot = state.shared.get("sales")
-        if snapshot is None:
-            snapshot = state.shared["sales"] = cls._build(state)
-        return cast(SalesSnapshot, snapshot)
+        return cast(SalesSnapshot, once_per_state(state, "sales", cls._build))
 
     @classmethod
     def _build(cls, state: LiveState) -> SalesSnapshot:
