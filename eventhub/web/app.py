@@ -39,6 +39,7 @@ from eventhub.web.webhooks import stripe_webhook
 logger = logging.getLogger("eventhub")
 LIVE_INTERVAL = 0.1  # coalesce bursts: at most one message per event every 100 ms
 SQLITE_POLL_SECONDS = 1.0
+LIVE_POOL_SIZE = 2  # per worker, beside EVENTHUB_DB_POOL_SIZE and the LISTEN connection
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
@@ -80,7 +81,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ]
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
-        HUB.configure(live_state_loader(state.session_factory), LIVE_INTERVAL, poll)
+        # Live reads get connections of their own: during a booking burst every pooled
+        # connection is busy, and subscribers would wait behind it for the new state.
+        live_engine = create_engine(settings.database_url, pool_size=LIVE_POOL_SIZE)
+        HUB.configure(live_state_loader(create_session_factory(live_engine)), LIVE_INTERVAL, poll)
         HUB.lag_observers[:] = [BUS_LAG.observe]
         if not settings.is_sqlite:
             listener = ChangeListener(settings.database_url)
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.engine.dispose()
+            await live_engine.dispose()
 
     app = Starlette(
         routes=[
