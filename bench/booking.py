@@ -675,7 +675,7 @@ class Bench:
         return oversold, problems
 
     async def run(self) -> int:
-        await _admin(self.admin_url, f'CREATE DATABASE "{self.database}"')
+        await admin_execute(self.admin_url, f'CREATE DATABASE "{self.database}"')
         try:
             # `eventhub serve` migrates the new database before it answers.
             args = self.args
@@ -687,7 +687,9 @@ class Bench:
                     await self.server_runs(workers, Path(workdir))
             oversold, problems = await self.check()
         finally:
-            await _admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            await admin_execute(
+                self.admin_url, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'
+            )
         self.summary(oversold, problems)
         if self.args.cprofile and self.args.cprofile.exists():
             print_profile(self.args.cprofile)
@@ -734,7 +736,7 @@ def print_profile(path: Path) -> None:
     stats.sort_stats("cumulative").print_stats(r"eventhub|strawberry|graphql|sqlalchemy", 40)
 
 
-async def _admin(admin_url: str, sql: str) -> None:
+async def admin_execute(admin_url: str, sql: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
         await connection.execute(sql)

@@ -61,7 +61,7 @@ from typing import Any
 import asyncpg
 import httpx
 from booking import Api as BookingApi  # bench/ is sys.path[0]
-from booking import CpuMeter, eventhub_server, print_profile
+from booking import CpuMeter, admin_execute, eventhub_server, print_profile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
@@ -654,14 +654,6 @@ class Bench:
         print(f"USED tickets in the database: {used}; VALID answers: {self.valid_answers} -> "
               + ("consistent" if used == self.valid_answers else "MISMATCH"))  # fmt: skip
         print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-
-
-async def admin_execute(admin_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

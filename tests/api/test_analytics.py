@@ -8,24 +8,18 @@ with the code's own formulas.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order, OrderItem, PromoCode, TicketType
 from eventhub.resolvers.ids import decode_id, encode_id
 from eventhub.services import booking, tickets
-from eventhub.web.app import create_app
-from tests.conftest import make_settings
+from tests.support import statements
 from tests.support.analytics_fixture import (
     D1,
     D2,
@@ -37,6 +31,9 @@ from tests.support.analytics_fixture import (
 )
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import Account, GraphQLClient, make_admin, make_staff
+from tests.support.statements import recorded_statements
+
+quiet_app = statements.quiet_app  # an app whose sweeper stays quiet, for counting statements
 
 EVENT_ANALYTICS = """query($id: ID!, $from: DateTime, $to: DateTime) {
   eventAnalytics(eventId: $id, from: $from, to: $to) {
@@ -451,33 +448,6 @@ async def test_platform_analytics_cover_every_organizer_for_admins_only(
 # ---------------------------------------------------------------- SQL aggregates
 
 
-@pytest.fixture
-async def quiet_client(
-    database_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[Any, GraphQLClient]]:
-    """An app whose hold sweeper does not run during the test, so every statement is ours."""
-    app = create_app(make_settings(database_url, tmp_path, sweep_interval_seconds=3600))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield app, GraphQLClient(http)
-
-
-@contextmanager
-def recorded_statements(app: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.state.eventhub.engine.sync_engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
-
-
 @dataclass(frozen=True)
 class BulkSale:
     buyer_id: int
@@ -538,11 +508,11 @@ async def insert_paid_orders(
 
 
 async def test_event_analytics_are_sql_aggregates_not_python_loops(
-    quiet_client: tuple[Any, GraphQLClient],
+    quiet_app: tuple[Any, GraphQLClient],
 ) -> None:
     """10 orders or 200 orders over many buyers, countries, tiers, promos, hours and days:
     the same statements."""
-    app, client = quiet_client
+    app, client = quiet_app
     organizer = await client.register(organizer=True)
     tiers = [
         {"name": "A", "price": "12.34", "limit": 2000},

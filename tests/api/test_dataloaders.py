@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import httpx
-import pytest
-from sqlalchemy import event as sa_event
 
 from eventhub.resolvers.ids import decode_id
 from eventhub.services import audit, events
-from eventhub.web.app import create_app
-from tests.conftest import make_settings
+from tests.support import statements
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import Account, GraphQLClient
+from tests.support.statements import recorded_statements
+
+quiet_app = statements.quiet_app  # an app whose sweeper stays quiet, for counting statements
 
 EVENTS = """query($first: Int!) { events(first: $first) { edges { node {
   id name organizer { name } ticketTypes { name price { amount } } remaining } } } }"""
@@ -28,31 +23,6 @@ MY_ORDERS = """{ myOrders(first: 10) { edges { node {
 # At most: (SQLite's BEGIN IMMEDIATE) count, page, then one query per nested kind.
 EVENT_PAGE_STATEMENTS = 5  # + organizers, tiers
 ORDER_PAGE_STATEMENTS = 9  # + viewer, items, tickets, events, tiers, organizers
-
-
-@pytest.fixture
-async def quiet_app(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Any, GraphQLClient]]:
-    """An app whose hold sweeper does not run during the test, so every statement is ours."""
-    app = create_app(make_settings(database_url, tmp_path, sweep_interval_seconds=3600))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield app, GraphQLClient(http)
-
-
-@contextmanager
-def recorded_statements(app: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.state.eventhub.engine.sync_engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
 
 
 async def publish_events(app: Any, organizers: list[Account], count: int) -> None:
