@@ -23,6 +23,7 @@ from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, deliver, intent_id
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.invariant import invariant_problems
+from tests.support.stripe_fixtures import hold
 
 # This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
 fake_stripe = stripe_fixtures.fake_stripe
@@ -45,14 +46,6 @@ async def new_event(
         client, organizer, capacity=seats, currency=currency, promoCodes=[], ticketTypes=tiers
     )
     return organizer, event
-
-
-async def hold(client: GraphQLClient, event: dict[str, Any]) -> tuple[Account, str, str]:
-    """(buyer, order id, PaymentIntent id) of a new PENDING order for both seats."""
-    buyer = await client.register()
-    order = (await reserve(client, buyer, event, {"GA": 2}))["order"]
-    assert order["status"] == "PENDING"
-    return buyer, order["id"], intent_id(order["payment"]["clientSecret"])
 
 
 async def order_of(client: GraphQLClient, order_id: str, token: str) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from eventhub.models import AuditEntry, ProcessedProviderEvent
 from eventhub.resolvers.ids import decode_id
 from tests.support import stripe_fixtures
-from tests.support.factories import create_event, reserve
-from tests.support.fake_stripe import FakeStripe, deliver, intent_id, sign
+from tests.support.factories import create_event
+from tests.support.fake_stripe import FakeStripe, deliver, sign
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.invariant import invariant_problems
+from tests.support.stripe_fixtures import hold
 
 # This module's tests pay through a fake Stripe (see tests/support/stripe_fixtures.py).
 fake_stripe = stripe_fixtures.fake_stripe
@@ -34,14 +35,6 @@ async def new_event(client: GraphQLClient) -> dict[str, Any]:
     organizer = await client.register(organizer=True)
     tiers = [{"name": "GA", "price": "25.00", "limit": 2}]
     return await create_event(client, organizer, capacity=2, promoCodes=[], ticketTypes=tiers)
-
-
-async def hold(client: GraphQLClient, event: dict[str, Any]) -> tuple[Account, str, str]:
-    """(buyer, order id, PaymentIntent id) of a new PENDING order for both seats."""
-    buyer = await client.register()
-    order = (await reserve(client, buyer, event, {"GA": 2}))["order"]
-    assert order["status"] == "PENDING"
-    return buyer, order["id"], intent_id(order["payment"]["clientSecret"])
 
 
 async def order_of(client: GraphQLClient, order_id: str, buyer: Account) -> dict[str, Any]:

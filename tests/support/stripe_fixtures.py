@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eventhub.settings import Settings
-from tests.support.fake_stripe import FakeStripe
+from tests.support.factories import reserve
+from tests.support.fake_stripe import FakeStripe, intent_id
+from tests.support.graphql import Account, GraphQLClient
 
 
 @pytest.fixture
@@ -37,3 +40,11 @@ def settings(
     return fake_stripe.settings(
         database_url, tmp_path, hold_seconds=hold_seconds, sweep_interval_seconds=3600
     )
+
+
+async def hold(client: GraphQLClient, event: dict[str, Any]) -> tuple[Account, str, str]:
+    """(buyer, order id, PaymentIntent id) of a new PENDING order for both seats."""
+    buyer = await client.register()
+    order = (await reserve(client, buyer, event, {"GA": 2}))["order"]
+    assert order["status"] == "PENDING"
+    return buyer, order["id"], intent_id(order["payment"]["clientSecret"])
