@@ -43,9 +43,11 @@ async def watch(ctx: RequestContext, event_id: str, *, sales: bool) -> AsyncIter
 
 async def _follow(pk: int, expires_at: int | None) -> AsyncIterator[LiveState]:
     async with HUB.subscribe(pk) as mailbox:
+        while expires_at is None:  # anonymous: nothing to expire, no timer per message
+            yield await mailbox.get()
         while True:
-            timeout = None if expires_at is None else expires_at - time.time()
-            if timeout is not None and timeout <= 0:
+            timeout = expires_at - time.time()
+            if timeout <= 0:
                 raise SessionExpired("the access token expired; subscribe again with a new one")
             try:
                 async with asyncio.timeout(timeout):  # no task per message, unlike wait_for

@@ -14,6 +14,7 @@ from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import Money
 from eventhub.schema.directives import Role
 from eventhub.schema.event_types import TicketType
+from eventhub.schema.live_delivery import SharedText
 from eventhub.schema.permissions import requires_role
 from eventhub.schema.shared_execution import shared_payload
 from eventhub.services.live_state import LiveState
@@ -91,12 +92,16 @@ class Subscription:
     async def capacity_changed(
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[CapacityUpdate, None]:
+        shared = SharedText(info)
         async for state in live.watch(info.context, event_id, sales=False):
-            yield CapacityUpdate.of(state)
+            if not await shared.sent(state):
+                yield CapacityUpdate.of(state)
 
     @strawberry.subscription(extensions=requires_role(Role.ORGANIZER, Role.ADMIN))
     async def sales_updated(
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[SalesSnapshot, None]:
+        shared = SharedText(info)
         async for state in live.watch(info.context, event_id, sales=True):
-            yield SalesSnapshot.of(state)
+            if not await shared.sent(state):
+                yield SalesSnapshot.of(state)

@@ -11,11 +11,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.web.live_transport import LiveTransportWSHandler
 
 CONTEXT_KEY = "eventhub_context"
 
 
 class EventHubGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
     def __init__(self, schema: Any, state: AppState) -> None:
         super().__init__(
             schema,

@@ -377,6 +377,54 @@ async def test_a_rolled_back_booking_sends_nothing(live: SharedServer) -> None:
             assert seen_capacity(after)["tiers"]["Balcony"] == (3, 0, 3)
 
 
+TIERS_IF = """
+subscription($eventId: ID!, $tiers: Boolean!) {
+  capacityChanged(eventId: $eventId) { sold ticketTypes @include(if: $tiers) { sold } }
+}"""
+REMAINING_ONLY = "subscription($id: ID!) { capacityChanged(eventId: $id) { remaining } }"
+
+
+async def test_subscribers_of_one_state_each_get_their_own_operations_answer(
+    live: SharedServer,
+) -> None:
+    """A state's payload text is encoded once per operation and variables, then shared
+    (web/live_transport.py): each subscriber must still get what its own operation
+    selects, under its own operation id."""
+    async with graphql_client(live.server) as client:
+        organizer = await client.register(organizer=True)
+        buyer = await client.register()
+        event = await one_tier_event(client, organizer, "Shared texts", 10)
+        eid = event["id"]
+        with_tiers = {"sold", "ticketTypes"}
+        full = {"eventId", "sold", "remaining", "at", "ticketTypes"}
+        async with (
+            open_socket(live.server.base_url) as one,
+            open_socket(live.server.base_url) as two,
+        ):
+            expected = [
+                (one, await one.subscribe(TIERS_IF, {"eventId": eid, "tiers": True}), with_tiers),
+                (one, await one.subscribe(TIERS_IF, {"eventId": eid, "tiers": False}), {"sold"}),
+                (two, await two.subscribe(TIERS_IF, {"eventId": eid, "tiers": True}), with_tiers),
+                (two, await two.subscribe(REMAINING_ONLY, {"id": eid}), {"remaining"}),
+                (two, await two.subscribe(CAPACITY_CHANGED, {"eventId": eid}), full),
+            ]
+            for socket, operation, _keys in expected:
+                await socket.first_state(operation)
+            await reserve(client, buyer, event, {"Regular": 2})
+
+            for socket, operation, keys in expected:
+                await socket.state_where(
+                    operation, lambda s: s.get("remaining", 8) == 8 and s.get("sold", 2) == 2
+                )
+                assert all(r.message["id"] == operation for r in socket.messages(operation))
+                states = socket.states(operation)
+                assert [set(state) for state in states] == [keys] * len(states), states
+                if "ticketTypes" in keys:
+                    assert states[-1]["ticketTypes"][0]["sold"] == 2
+            ids = [operation for socket, operation, _keys in expected if socket is one]
+            assert len(one.received) == sum(len(one.messages(op)) for op in ids)
+
+
 async def test_check_in_and_refund_change_what_sales_subscribers_see(
     live: SharedServer,
 ) -> None:

@@ -1,0 +1,65 @@
+"""graphql-transport-ws with live payloads encoded once per state (see schema/live_delivery.py).
+
+Everything else is Strawberry's handler as it is: connection_init, auth,
+errors, complete. This only gives each operation's task a `Delivery`, and
+records the payload text of a `next` message when the subscription asked
+for it, so that the operation's next subscribers send that text as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+
+from eventhub.resolvers.context import RequestContext
+from eventhub.schema.live_delivery import DELIVERY, Delivery
+
+Handler = BaseGraphQLTransportWSHandler[RequestContext, None]
+
+
+def next_message(operation_id: str, payload_text: str) -> str:
+    """The `next` message around an already encoded payload."""
+    return f'{{"id": {json.dumps(operation_id)}, "type": "next", "payload": {payload_text}}}'
+
+
+class LiveTransportWSHandler(Handler):
+    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
+        # The operation runs in a task of its own: the variable is this operation's alone.
+        if isinstance(self.websocket, ASGIWebSocketAdapter):
+            prefix = next_message(operation.id, "")[:-1]
+
+            async def send_payload(payload_text: str) -> None:
+                await self._send_text(prefix + payload_text + "}")
+
+            DELIVERY.set(Delivery(send_payload))
+        await super().run_operation(operation)
+
+    async def send_message(self, message: Message) -> None:
+        delivery = DELIVERY.get()
+        recording = delivery.take_recording() if delivery is not None else None
+        payload: Any = message.get("payload")
+        if recording is None or message["type"] != "next" or set(payload) != {"data"}:
+            await super().send_message(message)
+            return
+        text = self.view.encode_json(payload)
+        if not isinstance(text, str):
+            await super().send_message(message)
+            return
+        recording.store(text)
+        await self._send_text(next_message(str(message.get("id")), text))
+
+    async def _send_text(self, text: str) -> None:
+        assert isinstance(self.websocket, ASGIWebSocketAdapter)
+        try:
+            await self.websocket.ws.send_text(text)
+        except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
+            raise WebSocketDisconnected from exc
