@@ -35,10 +35,13 @@ class LiveTransportWSHandler(Handler):
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
         # The operation runs in a task of its own: the variable is this operation's alone.
         if isinstance(self.websocket, ASGIWebSocketAdapter):
-            prefix = next_message(operation.id, "")[:-1]
+            prefix, send = next_message(operation.id, "")[:-1], self.websocket.ws.send
 
-            async def send_payload(payload_text: str) -> None:
-                await self._send_text(prefix + payload_text + "}")
+            async def send_payload(payload_text: str) -> None:  # once per message: kept flat
+                try:
+                    await send({"type": "websocket.send", "text": prefix + payload_text + "}"})
+                except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
+                    raise WebSocketDisconnected from exc
 
             DELIVERY.set(Delivery(send_payload))
         await super().run_operation(operation)
