@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(5_242_880, ge=1)
     max_tickets_per_tier: int = Field(10, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
+    live_fanout_share: float = Field(0.25, gt=0, le=1)
     db_pool_size: int = Field(10, ge=1)
     # Argon2 cost: the defaults are argon2-cffi's RFC 9106 low-memory profile.
     password_hash_time_cost: int = Field(3, ge=1)

@@ -11,6 +11,9 @@ it dirty; its task re-reads the state at most every `interval` seconds and
 hands it to every subscriber's one-slot mailbox (drop-to-latest), so a
 burst yields few messages, a slow subscriber slows nobody, and since the
 read happens after the last signal, the last message is the final state.
+When sending a state to thousands of subscribers would take more than a
+share of the process's time (EVENTHUB_LIVE_FANOUT_SHARE), the next state
+waits longer than `interval`: during a rush, bookings come first.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 logger = logging.getLogger("eventhub.live")
 CHANNEL = "eventhub_changes"
 _PENDING = "eventhub_changed_events"
+MAX_SPACING_INTERVALS = 10  # however long sending takes, a state at least every 10 intervals
 S = TypeVar("S")
 
 
@@ -86,9 +90,12 @@ class Watch:
     newcomers, and sent to them alone unless the event changed meanwhile.
     """
 
-    def __init__(self, event_id: int, load: Loader, interval: float, poll: float | None) -> None:
+    def __init__(
+        self, event_id: int, load: Loader, interval: float, poll: float | None, share: float = 1.0
+    ) -> None:
         self.event_id = event_id
         self._poll = poll
+        self._share = share
         self._last_key: object = None
         self.mailboxes: set[Mailbox[Any]] = set()
         self._newcomers: set[Mailbox[Any]] = set()
@@ -121,11 +128,11 @@ class Watch:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        last_sent = 0.0
+        last_sent, spacing = 0.0, self._interval
         while self.mailboxes:
             polled = await self._wait()
             if self._dirty:
-                wait = last_sent + self._interval - time.monotonic()
+                wait = last_sent + spacing - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
             self._wake.clear()
@@ -155,6 +162,23 @@ class Watch:
                 recipients = [m for m in newcomers if m in self.mailboxes]
             for mailbox in recipients:
                 mailbox.put(state)
+            if changed and recipients:
+                spacing = await self._spacing_after()
+
+    async def _spacing_after(self) -> float:
+        """How long to wait before the next state, so that sending takes at most `share` of
+        this process's time: the interval, unless sending this state took longer than that.
+
+        The recipients' tasks were woken before this one yields, so it resumes once
+        they have all sent (or met a full socket). During a booking rush on a small
+        machine, subscribers then get a state every few hundred ms instead of every
+        100 (never less often than every MAX_SPACING_INTERVALS intervals), and bookings
+        keep their pace; the last state after a burst is still sent.
+        """
+        started = time.monotonic()
+        await asyncio.sleep(0)
+        took = time.monotonic() - started
+        return min(max(self._interval, took / self._share), MAX_SPACING_INTERVALS * self._interval)
 
     async def _wait(self) -> bool:
         """False when the poll interval passed with no signal and no newcomer."""
@@ -180,11 +204,15 @@ class Hub:
         self.load: Loader | None = None
         self.interval = 0.1
         self.poll: float | None = None
+        self.share = 1.0
         self.lag_observers: list[Callable[[float], None]] = []
 
-    def configure(self, load: Loader, interval: float = 0.1, poll: float | None = None) -> None:
-        """`poll`: also re-read every so often, for databases that cannot notify other processes."""
-        self.load, self.interval, self.poll = load, interval, poll
+    def configure(
+        self, load: Loader, interval: float = 0.1, poll: float | None = None, share: float = 1.0
+    ) -> None:
+        """`poll`: also re-read every so often, for databases that cannot notify other processes.
+        `share`: the most of this process's time that sending one event's states may take."""
+        self.load, self.interval, self.poll, self.share = load, interval, poll, share
 
     def signal(self, event_id: int) -> None:
         watch = self.watches.get(event_id)
@@ -207,7 +235,9 @@ class Hub:
         mailbox: Mailbox[Any] = Mailbox()
         watch = self.watches.get(event_id)
         if watch is None:
-            watch = self.watches[event_id] = Watch(event_id, self.load, self.interval, self.poll)
+            watch = self.watches[event_id] = Watch(
+                event_id, self.load, self.interval, self.poll, self.share
+            )
         watch.add(mailbox)  # its task reads and sends the first state
         try:
             yield mailbox

@@ -84,7 +84,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Live reads get connections of their own: during a booking burst every pooled
         # connection is busy, and subscribers would wait behind it for the new state.
         live_engine = create_engine(settings.database_url, pool_size=LIVE_POOL_SIZE)
-        HUB.configure(live_state_loader(create_session_factory(live_engine)), LIVE_INTERVAL, poll)
+        load = live_state_loader(create_session_factory(live_engine))
+        HUB.configure(load, LIVE_INTERVAL, poll, settings.live_fanout_share)
         HUB.lag_observers[:] = [BUS_LAG.observe]
         if not settings.is_sqlite:
             listener = ChangeListener(settings.database_url)
