@@ -183,7 +183,8 @@ class SubscriberGroup:
             subscribe = {"query": query, "variables": {"id": event_id}}
             socket.send_json({"id": "1", "type": "subscribe", "payload": subscribe})
             socket.listen(self._receiver(subscriber, socket, tier_ids))
-            await socket.closed
+            reason = await socket.closed
+            raise reason or ConnectionError("closed")
         except Exception as error:  # a benchmark counts failures instead of stopping
             subscriber.problem = subscriber.problem or f"{type(error).__name__}: {error}"
         finally:

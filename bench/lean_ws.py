@@ -55,7 +55,7 @@ class LeanSocket(asyncio.Protocol):
         self.buffer = bytearray()
         self.fragments: list[bytes] = []
         self.upgraded = asyncio.get_running_loop().create_future()
-        self.closed = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.queued: list[dict[str, Any]] = []  # messages before anyone listens
         self.on_message: Handler | None = None
 
@@ -87,9 +87,10 @@ class LeanSocket(asyncio.Protocol):
             self.buffer += data[rest:]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for future in (self.upgraded, self.closed):
-            if not future.done():
-                future.set_exception(exc or ConnectionError("connection closed"))
+        if not self.upgraded.done():
+            self.upgraded.set_exception(exc or ConnectionError("connection closed"))
+        if not self.closed.done():  # a result, not an exception: nobody may be waiting
+            self.closed.set_result(exc)
 
     # --- frames -------------------------------------------------------------------------------
 
@@ -127,7 +128,7 @@ class LeanSocket(asyncio.Protocol):
             self.write(OP_PONG, payload)
         elif opcode == OP_CLOSE:
             if not self.closed.done():
-                self.closed.set_exception(ConnectionError(f"closed by the server: {payload!r}"))
+                self.closed.set_result(ConnectionError(f"closed by the server: {payload!r}"))
             if self.transport is not None:
                 self.transport.close()
 

@@ -139,7 +139,7 @@ def main() -> None:
         figures.setdefault(kind, []).append(seconds)
     for client in clients:
         client.join()
-    server.terminate()
+    server.kill()  # its task of record is done; no graceful shutdown to wait for
     server.join()
     print(
         f"{args.subscribers} subscribers, {1 / INTERVAL:.0f} messages/s each, "
