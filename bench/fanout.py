@@ -75,7 +75,7 @@ from booking import (  # bench/ is sys.path[0]
     print_profile,
     register_customers,
 )
-from lean_ws import LeanSocket, open_graphql_socket
+from lean_ws import LeanSocket, open_graphql_socket, read_in_batches
 
 SUBSCRIPTIONS = {
     "capacity": (
@@ -161,12 +161,6 @@ class SubscriberGroup:
         sold = {tier["id"]: int(tier["sold"]) for tier in data[root]["ticketTypes"]}
         return tuple(sold[tier_id] for tier_id in tier_ids)
 
-    def _read_in_batches(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Sleep `tick` once per turn of the event loop, so that each turn finds many sockets
-        ready instead of waking up for each message (see --client-tick)."""
-        time.sleep(self.tick)
-        loop.call_soon(self._read_in_batches, loop)
-
     def _started_one(self) -> None:
         self.started += 1
         if self.started == len(self.subscribers):
@@ -239,7 +233,7 @@ class SubscriberGroup:
 
     async def main(self) -> None:
         if self.tick:
-            self._read_in_batches(asyncio.get_running_loop())
+            read_in_batches(self.tick)
         while True:
             command, *args = await asyncio.to_thread(self.pipe.recv)
             if command == "follow":  # (re)connect every subscriber, to this event

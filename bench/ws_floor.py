@@ -18,11 +18,11 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import socket
 import time
 from typing import Any
 
-from lean_ws import open_graphql_socket  # bench/ is sys.path[0]
+from booking import free_port  # bench/ is sys.path[0]
+from lean_ws import open_graphql_socket, read_in_batches
 
 MESSAGE = (
     '{"id": "1", "type": "next", "payload": {"data": {"capacityChanged": {"eventId": '
@@ -87,14 +87,8 @@ def listen(port: int, count: int, tick: float, seconds: float, results: Any) -> 
 
         for lean in sockets:
             lean.listen(count_one)
-        loop = asyncio.get_running_loop()
-
-        def read_in_batches() -> None:  # as bench/fanout.py --client-tick
-            time.sleep(tick)
-            loop.call_soon(read_in_batches)
-
         if tick:
-            read_in_batches()
+            read_in_batches(tick)  # as bench/fanout.py --client-tick
         started = time.process_time()
         await asyncio.sleep(seconds)
         results.put(("client", (time.process_time() - started) / max(received[0], 1)))
@@ -102,13 +96,6 @@ def listen(port: int, count: int, tick: float, seconds: float, results: Any) -> 
     import uvloop
 
     uvloop.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def main() -> None:

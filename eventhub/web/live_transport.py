@@ -58,11 +58,5 @@ class LiveTransportWSHandler(Handler):
             await super().send_message(message)
             return
         recording.store(text)
-        await self._send_text(next_message(str(message.get("id")), text))
-
-    async def _send_text(self, text: str) -> None:
-        assert isinstance(self.websocket, ASGIWebSocketAdapter)
-        try:
-            await self.websocket.ws.send_text(text)
-        except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
-            raise WebSocketDisconnected from exc
+        assert delivery is not None  # this operation's: the message carries its id
+        await delivery.send_payload(text)
