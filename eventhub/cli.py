@@ -99,6 +99,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
+        ws="eventhub.web.ws_protocol:EventHubWebSocketProtocol",  # live frames written directly
     )
     return 0
 

@@ -4,6 +4,8 @@ Everything else is Strawberry's handler as it is: connection_init, auth,
 errors, complete. This only gives each operation's task a `Delivery`, and
 records the payload text of a `next` message when the subscription asked
 for it, so that the operation's next subscribers send that text as it is.
+A live `next` message goes out as a frame written straight to the socket
+when the server offers that (`ws_protocol.py`), else through ASGI.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 
 from eventhub.resolvers.context import RequestContext
 from eventhub.schema.live_delivery import DELIVERY, Delivery
+from eventhub.web.ws_protocol import TEXT_FRAMES, TextFrames
 
 Handler = BaseGraphQLTransportWSHandler[RequestContext, None]
 
@@ -36,10 +39,15 @@ class LiveTransportWSHandler(Handler):
         # The operation runs in a task of its own: the variable is this operation's alone.
         if isinstance(self.websocket, ASGIWebSocketAdapter):
             prefix, send = next_message(operation.id, "")[:-1], self.websocket.ws.send
+            extensions = self.websocket.ws.scope.get("extensions") or {}
+            frames: TextFrames | None = extensions.get(TEXT_FRAMES)
 
             async def send_payload(payload_text: str) -> None:  # once per message: kept flat
+                text = prefix + payload_text + "}"
+                if frames is not None and frames.write(text):
+                    return
                 try:
-                    await send({"type": "websocket.send", "text": prefix + payload_text + "}"})
+                    await send({"type": "websocket.send", "text": text})
                 except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
                     raise WebSocketDisconnected from exc
 
