@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
@@ -28,21 +28,39 @@ async def _event_pk(ctx: RequestContext, event_id: str, *, sales: bool) -> int:
     return pk or 0
 
 
-async def watch(ctx: RequestContext, event_id: str, *, sales: bool) -> AsyncIterator[LiveState]:
-    """Current state first, then each coalesced change; ends when the access token expires."""
+Express = Callable[[LiveState], bool]
+
+
+async def watch(
+    ctx: RequestContext, event_id: str, *, sales: bool, express: Express | None = None
+) -> AsyncIterator[LiveState]:
+    """Current state first, then each coalesced change; ends when the access token expires.
+
+    `express` may deliver a state without it being yielded (see `Mailbox`); never
+    once the token has expired: that state then comes here and ends the subscription.
+    """
     pk = await _event_pk(ctx, event_id, sales=sales)
     expires_at = (await ctx.viewer()).expires_at
     gauge = SUBSCRIPTIONS_OPEN.labels("salesUpdated" if sales else "capacityChanged")
     gauge.inc()
     try:
-        async for state in _follow(pk, expires_at):
+        async for state in _follow(pk, expires_at, _until(expires_at, express)):
             yield state
     finally:
         gauge.dec()
 
 
-async def _follow(pk: int, expires_at: int | None) -> AsyncIterator[LiveState]:
-    async with HUB.subscribe(pk) as mailbox:
+def _until(expires_at: int | None, express: Express | None) -> Express | None:
+    if express is None or expires_at is None:
+        return express
+    deliver = express
+    return lambda state: time.time() < expires_at and deliver(state)
+
+
+async def _follow(
+    pk: int, expires_at: int | None, express: Express | None
+) -> AsyncIterator[LiveState]:
+    async with HUB.subscribe(pk, express) as mailbox:
         while expires_at is None:  # anonymous: nothing to expire, no timer per message
             yield await mailbox.get()
         while True:

@@ -93,7 +93,7 @@ class Subscription:
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[CapacityUpdate, None]:
         shared = SharedText(info)
-        async for state in live.watch(info.context, event_id, sales=False):
+        async for state in live.watch(info.context, event_id, sales=False, express=shared.express):
             if not await shared.sent(state):
                 yield CapacityUpdate.of(state)
 
@@ -102,6 +102,6 @@ class Subscription:
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[SalesSnapshot, None]:
         shared = SharedText(info)
-        async for state in live.watch(info.context, event_id, sales=True):
+        async for state in live.watch(info.context, event_id, sales=True, express=shared.express):
             if not await shared.sent(state):
                 yield SalesSnapshot.of(state)

@@ -18,6 +18,7 @@ so nothing about the viewer is skipped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -45,9 +46,14 @@ class Recording:
 
 @dataclass
 class Delivery:
-    """One subscription operation's way to its WebSocket, set by the transport."""
+    """One subscription operation's way to its WebSocket, set by the transport.
+
+    `write_now`, where the transport can, writes a payload's `next` message at once,
+    without awaiting: False when it cannot (a closing socket, a full buffer).
+    """
 
     send_payload: Callable[[str], Awaitable[None]]
+    write_now: Callable[[str], bool] | None = None
     recording: Recording | None = None
 
     def take_recording(self) -> Recording | None:
@@ -78,6 +84,25 @@ class SharedText:
     def __init__(self, info: Info[Any, Any]) -> None:
         self.delivery = DELIVERY.get()
         self.operation, self.key = operation_key(info)
+        self.task = asyncio.current_task()  # the operation's own
+
+    def _known_text(self, state: LiveState) -> str | None:
+        texts: dict[OperationKey, tuple[object, str]] | None = state.shared.get(TEXTS_KEY)
+        known = texts.get(self.key) if texts is not None else None
+        return known[1] if known is not None and known[0] is self.operation else None
+
+    def express(self, state: LiveState) -> bool:
+        """Write the state's `next` message now, from the caller's task, if its text is known.
+
+        Called by the live hub while this subscription waits for a state. Never
+        after the operation was cancelled (the client completed it, and may be
+        reusing its id): that is the moment the transport calls `cancel()`.
+        """
+        delivery, task = self.delivery, self.task
+        if delivery is None or delivery.write_now is None or task is None or task.cancelling():
+            return False
+        text = self._known_text(state)
+        return text is not None and delivery.write_now(text)
 
     async def sent(self, state: LiveState) -> bool:
         """True when the state went out as text already encoded for this operation.
@@ -88,10 +113,10 @@ class SharedText:
         delivery = self.delivery
         if delivery is None:
             return False
-        texts: dict[OperationKey, tuple[object, str]] = state.shared.setdefault(TEXTS_KEY, {})
-        known = texts.get(self.key)
-        if known is not None and known[0] is self.operation:
-            await delivery.send_payload(known[1])
+        text = self._known_text(state)
+        if text is not None:
+            await delivery.send_payload(text)
             return True
+        texts: dict[OperationKey, tuple[object, str]] = state.shared.setdefault(TEXTS_KEY, {})
         delivery.recording = Recording(texts, self.key, self.operation)
         return False

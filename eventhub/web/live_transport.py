@@ -42,16 +42,18 @@ class LiveTransportWSHandler(Handler):
             extensions = self.websocket.ws.scope.get("extensions") or {}
             frames: TextFrames | None = extensions.get(TEXT_FRAMES)
 
+            def write_now(payload_text: str) -> bool:
+                return frames is not None and frames.write(prefix + payload_text + "}")
+
             async def send_payload(payload_text: str) -> None:  # once per message: kept flat
-                text = prefix + payload_text + "}"
-                if frames is not None and frames.write(text):
+                if write_now(payload_text):
                     return
                 try:
-                    await send({"type": "websocket.send", "text": text})
+                    await send({"type": "websocket.send", "text": prefix + payload_text + "}"})
                 except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
                     raise WebSocketDisconnected from exc
 
-            DELIVERY.set(Delivery(send_payload))
+            DELIVERY.set(Delivery(send_payload, write_now if frames is not None else None))
         await super().run_operation(operation)
 
     async def send_message(self, message: Message) -> None:
