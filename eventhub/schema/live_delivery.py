@@ -7,7 +7,10 @@ cores as the bookings. A shared payload (see `shared_execution.py`) is the
 same for every subscriber running the same operation with the same variables,
 so its encoded `payload` is too. For each state, the first subscriber of a
 worker takes the full GraphQL path and the transport records the text it
-encoded; the others send that text inside their own `next` message.
+encoded; the others send that text inside their own `next` message. Where
+the transport can write a frame at once (`Delivery.write_now`), the live hub
+does that for them from its own task (`SharedText.express`), without waking
+theirs.
 
 The transport (the WebSocket handler, in `web/`) opts in by setting
 `DELIVERY` in each operation's task; without it (GraphQL over HTTP, tests
