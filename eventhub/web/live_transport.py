@@ -46,10 +46,11 @@ class LiveTransportWSHandler(Handler):
                 return frames is not None and frames.write(prefix + payload_text + "}")
 
             async def send_payload(payload_text: str) -> None:  # once per message: kept flat
-                if write_now(payload_text):
+                text = prefix + payload_text + "}"
+                if frames is not None and frames.write(text):
                     return
                 try:
-                    await send({"type": "websocket.send", "text": prefix + payload_text + "}"})
+                    await send({"type": "websocket.send", "text": text})
                 except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
                     raise WebSocketDisconnected from exc
 
