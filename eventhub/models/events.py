@@ -26,6 +26,9 @@ class Event(SQLModel, table=True):
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("sold >= 0 AND sold <= capacity", name="sold_within_capacity"),
         CheckConstraint("status IN ('DRAFT', 'PUBLISHED', 'CANCELLED')", name="status"),
+        CheckConstraint(
+            "max_per_customer IS NULL OR max_per_customer >= 1", name="max_per_customer_positive"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -39,6 +42,8 @@ class Event(SQLModel, table=True):
     capacity: int
     sold: int = Field(default=0)
     currency: str = Field(default="USD", max_length=3)
+    # Seats one account may hold across its PENDING and PAID orders; NULL = no cap.
+    max_per_customer: int | None = Field(default=None)
     image_path: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 

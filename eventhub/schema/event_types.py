@@ -17,7 +17,7 @@ from eventhub.schema.common import Money, Node, PageInfo, UserError, errors_of
 from eventhub.schema.directives import Cost
 from eventhub.schema.users import User
 from eventhub.services import catalog
-from eventhub.services.events import EventChanges, NewEvent, NewTicketType
+from eventhub.services.events import EventChanges, NewEvent, NewTicketType, Unchanged
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
 
@@ -70,6 +70,9 @@ class Event(Node):
     capacity: int = strawberry.field(description="whole-event cap, shared by all ticket types")
     sold: int = strawberry.field(description="seats taken: paid + held by pending orders")
     currency: str
+    max_per_customer: int | None = strawberry.field(
+        description="tickets one account may hold across its live orders; null = no cap"
+    )
     row: strawberry.Private[models.Event]
 
     @classmethod
@@ -85,6 +88,7 @@ class Event(Node):
             capacity=row.capacity,
             sold=row.sold,
             currency=row.currency,
+            max_per_customer=row.max_per_customer,
             row=row,
         )
 
@@ -194,6 +198,7 @@ class CreateEventInput:
     venue: str | None = None
     ends_at: datetime | None = None
     currency: str | None = "USD"
+    max_per_customer: int | None = None
     promo_codes: list[PromoCodeInput] | None = strawberry.field(default_factory=list)
 
     def to_data(self) -> NewEvent:
@@ -207,6 +212,7 @@ class CreateEventInput:
             ends_at=self.ends_at,
             currency=self.currency or "USD",
             promo_codes=[p.to_data() for p in self.promo_codes or []],
+            max_per_customer=self.max_per_customer,
         )
 
 
@@ -220,10 +226,20 @@ class UpdateEventInput:
     capacity: int | None = strawberry.field(
         default=None, description="never below what is already sold"
     )
+    max_per_customer: int | None = strawberry.field(
+        default=strawberry.UNSET, description="null removes the cap; omitted leaves it"
+    )
 
     def to_data(self) -> EventChanges:
+        cap = self.max_per_customer
         return EventChanges(
-            self.name, self.description, self.venue, self.starts_at, self.ends_at, self.capacity
+            self.name,
+            self.description,
+            self.venue,
+            self.starts_at,
+            self.ends_at,
+            self.capacity,
+            Unchanged.KEEP if cap is strawberry.UNSET else cap,
         )
 
 

@@ -65,6 +65,18 @@ class NotRefundable(DomainError):
     code = "NOT_REFUNDABLE"
 
 
+class AlreadyCheckedIn(DomainError):
+    """A ticket of the order was admitted at the door: the buyer can no longer undo it."""
+
+    code = "ALREADY_CHECKED_IN"
+
+
+class LimitExceeded(DomainError):
+    """The buyer would hold more than the event's fair share, or too many pending orders."""
+
+    code = "LIMIT_EXCEEDED"
+
+
 class PaymentFailed(DomainError):
     """The payment provider failed or declined; nothing was charged, held or refunded."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,12 @@ from eventhub.services.errors import (
 from eventhub.services.payments import PaymentProvider
 
 MAX_TIERS = 50
+
+
+class Unchanged(Enum):
+    """Marks an edit that leaves a nullable field alone (None there means "clear it")."""
+
+    KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class NewEvent:
     ends_at: datetime | None = None
     currency: str = "USD"
     promo_codes: list[promos.NewPromoCode] = field(default_factory=list)
+    max_per_customer: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class EventChanges:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     capacity: int | None = None
+    max_per_customer: int | Unchanged | None = Unchanged.KEEP
 
 
 def _text(value: str, field_name: str, max_length: int) -> str:
@@ -74,6 +83,13 @@ def _optional_text(value: str | None, field_name: str, max_length: int) -> str |
             f"{field_name} must be at most {max_length} characters", field=field_name
         )
     return value.strip()
+
+
+def _checked_cap(cap: int | None) -> int | None:
+    """A fair-share cap is a positive seat count, or None for no cap."""
+    if cap is not None and cap < 1:
+        raise ValidationFailed("maxPerCustomer must be at least 1", field="maxPerCustomer")
+    return cap
 
 
 def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
@@ -138,6 +154,7 @@ async def create_event(session: AsyncSession, data: NewEvent, actor: audit.Actor
         ends_at=data.ends_at,
         capacity=data.capacity,
         currency=currency,
+        max_per_customer=_checked_cap(data.max_per_customer),
     )
     session.add(event)
     await session.flush()
@@ -151,7 +168,11 @@ async def create_event(session: AsyncSession, data: NewEvent, actor: audit.Actor
         "event.create",
         target_type="Event",
         target_id=event.id,
-        details={"name": event.name, "capacity": event.capacity},
+        details={
+            "name": event.name,
+            "capacity": event.capacity,
+            "max_per_customer": event.max_per_customer,
+        },
     )
     await session.commit()
     return event
@@ -201,16 +222,29 @@ async def update_event(
     _check_times(event.starts_at, event.ends_at)
     if changes.capacity is not None:
         await _change_capacity(session, event, changes.capacity)
+    if not isinstance(changes.max_per_customer, Unchanged):
+        # A lower cap refuses new seats only; seats already held stay held.
+        event.max_per_customer = _checked_cap(changes.max_per_customer)
     audit.record(
         session,
         actor,
         "event.update",
         target_type="Event",
         target_id=event.id,
-        details={k: v for k, v in vars(changes).items() if v is not None},
+        details=_changed_fields(changes),
     )
     await session.commit()
     return event
+
+
+def _changed_fields(changes: EventChanges) -> dict[str, object]:
+    """What the edit set, for the audit trail (a cleared cap shows as None)."""
+    changed = {k: v for k, v in vars(changes).items() if v is not None}
+    if changes.max_per_customer is None:
+        changed["max_per_customer"] = None
+    elif isinstance(changes.max_per_customer, Unchanged):
+        del changed["max_per_customer"]
+    return changed
 
 
 async def _change_capacity(session: AsyncSession, event: Event, capacity: int) -> None:

@@ -81,6 +81,7 @@ def codes(*specs: tuple[str, str, str]) -> dict[str, Any]:
 
 INVALID_INPUTS = {
     "capacity below 1": ({"capacity": 0}, "capacity"),
+    "fair-share cap of 0": ({"maxPerCustomer": 0}, "maxPerCustomer"),
     "negative tier limit": (tiers(("A", "1.00", -1)), "ticketTypes.limit"),
     "negative price": (tiers(("A", "-1.00", 5)), "ticketTypes.price"),
     "three decimals in USD": (tiers(("A", "1.001", 5)), "ticketTypes.price"),
