@@ -35,9 +35,15 @@ def say(message: str) -> None:
     print(f"tasks.py: {message}", flush=True)
 
 
-def venv_env() -> dict[str, str]:
-    """The environment with .venv activated, as `source .venv/bin/activate` would leave it."""
+def venv_env(development: bool = False) -> dict[str, str]:
+    """The environment with .venv activated, as `source .venv/bin/activate` would leave it.
+
+    `development` sets EVENTHUB_ENV=development unless the caller's environment says
+    otherwise: a local server may then generate its own secret key.
+    """
     env = dict(os.environ)
+    if development:
+        env.setdefault("EVENTHUB_ENV", "development")
     env["VIRTUAL_ENV"] = str(VENV)
     env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env.pop("PYTHONHOME", None)
@@ -113,7 +119,7 @@ def eventhub(*args: str) -> list[str | Path]:
 def task_run(_args: list[str]) -> int:
     """Migrate, load the demo data and serve the API (GraphiQL on :8000)."""
     install(set())
-    env = venv_env()
+    env = venv_env(development=True)
     check(eventhub("db", "upgrade"), env)
     check(eventhub("demo"), env)
     say(f"GraphiQL: http://{HOST}:{PORT}/graphql  (Ctrl-C stops the server)")
@@ -151,7 +157,7 @@ def task_contract(_args: list[str]) -> int:
         say(f"{script} not found: the contract check needs the shared/ folder beside the repo")
         return 2
     install(set())
-    return run([PYTHON, script], venv_env())
+    return run([PYTHON, script], venv_env(development=True))
 
 
 def task_venv(_args: list[str]) -> int:

@@ -19,11 +19,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        settings = load_settings()
+        settings = load_settings(start_up=args.command == "serve")
+        return int(args.handler(settings, args) or 0)
     except SettingsError as error:
         print(f"eventhub: bad configuration: {error}", file=sys.stderr)
         return 2
-    return int(args.handler(settings, args) or 0)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -25,6 +25,10 @@ logger = logging.getLogger("eventhub.settings")
 SECRET_FILE = Path(".eventhub-secret")
 TICKET_KEY_FILE = Path(".eventhub-ticket-key.pem")
 TICKET_OLD_KEYS_FILE = Path(".eventhub-ticket-old-keys.pem")
+MIN_SECRET_KEY_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 10
+# Words the placeholders of docs, compose files and tutorials use; never in a random key.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "placeholder", "not-a-secret")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
@@ -38,6 +42,10 @@ class Settings(BaseSettings):
         env_prefix="EVENTHUB_", env_file=".env", extra="ignore", validate_default=True
     )
 
+    # production (the default) refuses a missing, placeholder or short secret key.
+    env: Literal["production", "development"] = "production"
+    # Bearer token required to read GET /metrics when set.
+    metrics_token: str = ""
     database_url: str = "sqlite+aiosqlite:///./eventhub.db"
     secret_key: str = ""
     ticket_signing_key: str = ""
@@ -122,10 +130,31 @@ class Settings(BaseSettings):
         assert match is not None
         return int(match.group(1)), _PERIOD_SECONDS[match.group(2)]
 
+    def require_signing_secret(self) -> None:
+        """Stop start-up on a missing, placeholder or short EVENTHUB_SECRET_KEY in production.
+
+        Anyone who knows the key can sign in as anyone, admins included, so a
+        server never runs with one that can be guessed. Development only warns.
+        """
+        problem = secret_key_problem(self.secret_key)
+        if problem is None:
+            return
+        if self.env == "production":
+            raise SettingsError(
+                f"EVENTHUB_SECRET_KEY: {problem}; set it to {MIN_SECRET_KEY_LENGTH}+ random "
+                "characters (python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "or EVENTHUB_ENV=development to generate one into ./.eventhub-secret"
+            )
+        logger.warning("EVENTHUB_SECRET_KEY: %s (accepted: EVENTHUB_ENV=development)", problem)
+
     def with_generated_secrets(self) -> Settings:
-        """Fill missing secrets from (or into) their files, warning once when generating."""
+        """Fill missing secrets from (or into) their files, warning once when generating.
+
+        The access-token secret is generated only in development: in production
+        every host must share the one the operator sets.
+        """
         updates: dict[str, str | Path] = {}
-        if not self.secret_key:
+        if not self.secret_key and self.env == "development":
             updates["secret_key"] = _read_or_create(SECRET_FILE, lambda: secrets.token_urlsafe(48))
         if not self.ticket_signing_key:
             pem = _read_or_create(TICKET_KEY_FILE, _new_ed25519_pem)
@@ -139,6 +168,20 @@ class Settings(BaseSettings):
         if not self.ticket_verify_keys and TICKET_OLD_KEYS_FILE.exists():
             updates["ticket_verify_keys"] = TICKET_OLD_KEYS_FILE.read_text()
         return self.model_copy(update=updates) if updates else self
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why a secret key is unfit to sign access tokens, or None when it looks random enough."""
+    if not key:
+        return "missing"
+    lowered = key.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        return "a placeholder, not a secret"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"too short (at least {MIN_SECRET_KEY_LENGTH} characters)"
+    if len(set(key)) < MIN_DISTINCT_CHARACTERS:
+        return "too repetitive to be random"
+    return None
 
 
 def _new_ed25519_pem() -> str:
@@ -169,14 +212,25 @@ def describe_error(error: ValidationError) -> str:
     return f"EVENTHUB_{str(loc[0]).upper()}: {message}" if loc else message
 
 
-def load_settings() -> Settings:
-    """Read and validate settings, raising SettingsError with one clear line."""
+def load_settings(start_up: bool = False) -> Settings:
+    """Read and validate settings, raising SettingsError with one clear line.
+
+    `start_up` (a server starting) also refuses a weak EVENTHUB_SECRET_KEY in
+    production, before any secret file is generated.
+    """
     try:
-        return Settings().with_generated_secrets()
+        settings = Settings()
     except ValidationError as error:
         raise SettingsError(describe_error(error)) from None
+    if start_up and settings.env == "production":
+        settings.require_signing_secret()
+    settings = settings.with_generated_secrets()
+    if start_up:
+        settings.require_signing_secret()  # development: a warning for a weak key
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return load_settings()
+    """The settings of a starting server (create_app under uvicorn)."""
+    return load_settings(start_up=True)

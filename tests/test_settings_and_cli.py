@@ -109,7 +109,7 @@ def test_a_bad_ticket_signing_key_stops_serve_with_one_line(tmp_path: Path) -> N
 def test_first_run_generates_secrets_with_a_warning_and_schema_prints_the_guarded_sdl(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = run_cli(tmp_path, "schema")
+    first = run_cli(tmp_path, "schema", EVENTHUB_ENV="development")
     assert first.returncode == 0, first.stderr
     warnings = [line for line in first.stderr.splitlines() if "WARNING" in line]
     assert any(SECRET_FILE in line for line in warnings), first.stderr
@@ -127,7 +127,7 @@ def test_first_run_generates_secrets_with_a_warning_and_schema_prints_the_guarde
     assert guards["Mutation.createEvent"] == {"ORGANIZER"}
     assert guards["Subscription.salesUpdated"] == {"ORGANIZER", "ADMIN"}
 
-    second = run_cli(tmp_path, "schema")
+    second = run_cli(tmp_path, "schema", EVENTHUB_ENV="development")
     assert second.returncode == 0
     assert "WARNING" not in second.stderr  # read back, not generated again
     assert (tmp_path / SECRET_FILE).read_text() == secret
@@ -137,6 +137,7 @@ def test_first_run_generates_secrets_with_a_warning_and_schema_prints_the_guarde
     # A restarted server reads the same secret, so the tokens it signed stay valid.
     for name in [n for n in os.environ if n.startswith("EVENTHUB_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("EVENTHUB_ENV", "development")
     monkeypatch.chdir(tmp_path)
     assert load_settings().secret_key == secret.strip()
 

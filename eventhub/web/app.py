@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -52,7 +53,10 @@ def payment_provider(settings: Settings) -> PaymentProvider:
 
 def build_state(settings: Settings) -> AppState:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    codec = AccessTokenCodec(settings.secret_key, settings.access_token_ttl)
+    # Commands that do not serve (create-admin, demo) sign no tokens: without a key
+    # configured they get a throwaway one; create_app never gets here without a key.
+    secret_key = settings.secret_key or secrets.token_urlsafe(48)
+    codec = AccessTokenCodec(secret_key, settings.access_token_ttl)
     hasher = PasswordHasher(
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
@@ -71,6 +75,7 @@ def build_state(settings: Settings) -> AppState:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    settings.require_signing_secret()
     state = build_state(settings)
     graphql = EventHubGraphQL(build_schema(settings), state)
 
