@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     rate_limit: str = "600/minute"
     upload_dir: Path = Path("./uploads")
     max_upload_bytes: int = Field(5_242_880, ge=1)
+    # Bounded resources per request and per client (see web/body_limit.py): what one stranger
+    # can make a worker hold.
+    max_body_bytes: int = Field(1_048_576, ge=1024)
     max_tickets_per_tier: int = Field(10, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
     live_fanout_share: float = Field(0.25, gt=0, le=1)

@@ -28,6 +28,7 @@ from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
+from eventhub.web.body_limit import BodyLimitMiddleware
 from eventhub.web.dashboard import routes as dashboard_routes
 from eventhub.web.event_images import event_image
 from eventhub.web.graphql_view import EventHubGraphQL
@@ -122,6 +123,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(MetricsMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                max_upload_bytes=settings.max_upload_bytes,
+            ),
             Middleware(
                 RateLimitMiddleware,
                 limiter=RateLimiter(*settings.rate_limit_per_second),
