@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Developer commands for EventHub: standard library only, any Python 3.11+.
 
-    python3 tasks.py run               # .venv, migrate, demo data, serve on :8000
+    python3 tasks.py run [--port N] [--host H]   # .venv, migrate, demo data, serve (:8000)
     python3 tasks.py test [ARGS...]    # .venv with test extras, pytest ARGS
     python3 tasks.py lint              # ruff check, ruff format --check, mypy
     python3 tasks.py contract          # ../shared/tools/contract_check.py
@@ -13,6 +13,7 @@ only when pyproject.toml changed since the last install (a stamp in .venv).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".eventhub-install.json"
 SHARED = ROOT.parent / "shared"
 PYTEST_NO_TESTS = 5
-HOST, PORT = "127.0.0.1", "8000"
+HOST, PORT = "127.0.0.1", 8000
 
 
 def say(message: str) -> None:
@@ -116,14 +117,19 @@ def eventhub(*args: str) -> list[str | Path]:
     return [BIN / "eventhub", *args]
 
 
-def task_run(_args: list[str]) -> int:
-    """Migrate, load the demo data and serve the API (GraphiQL on :8000)."""
+def task_run(args: list[str]) -> int:
+    """Migrate, load the demo data and serve the API (GraphiQL on :8000; --port N, --host H)."""
+    parser = argparse.ArgumentParser(prog="tasks.py run")
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    options, serve_args = parser.parse_known_args(args)
     install(set())
     env = venv_env(development=True)
     check(eventhub("db", "upgrade"), env)
     check(eventhub("demo"), env)
-    say(f"GraphiQL: http://{HOST}:{PORT}/graphql  (Ctrl-C stops the server)")
-    return run(eventhub("serve", "--host", HOST, "--port", PORT), env)
+    say(f"GraphiQL: http://{options.host}:{options.port}/graphql  (Ctrl-C stops the server)")
+    serve = ["serve", "--host", options.host, "--port", str(options.port), *serve_args]
+    return run(eventhub(*serve), env)
 
 
 def task_test(args: list[str]) -> int:

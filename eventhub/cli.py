@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventhub.settings import Settings, SettingsError, load_settings
+from eventhub.startup import StartupError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,10 +21,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings(start_up=args.command == "serve")
+        logging.getLogger().setLevel(settings.log_level)
         return int(args.handler(settings, args) or 0)
     except SettingsError as error:
         print(f"eventhub: bad configuration: {error}", file=sys.stderr)
         return 2
+    except StartupError as error:
+        print(f"eventhub: {error}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +39,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--wait-for-db",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="retry an unreachable database this long before giving up (default 0)",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=20,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may take to finish (default 20)",
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database maintenance")
@@ -87,9 +106,11 @@ def _add_ticket_commands(commands: Any) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from eventhub.models.migrate import upgrade_database
+    from eventhub import startup
 
-    upgrade_database(settings.database_url)
+    startup.check_port_free(args.host, args.port)
+    startup.wait_for_database(settings.database_url, args.wait_for_db, settings.db_connect_timeout)
+    startup.migrate(settings.database_url)
     _prepare_metrics_dir(settings)
     uvicorn.run(
         "eventhub.web.app:create_app",
@@ -97,6 +118,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        timeout_graceful_shutdown=args.graceful_timeout,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         ws="eventhub.web.ws_protocol:EventHubWebSocketProtocol",  # live frames written directly
@@ -121,9 +143,9 @@ def _prepare_metrics_dir(settings: Settings) -> None:
 
 
 def _upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    from eventhub.models.migrate import upgrade_database
+    from eventhub import startup
 
-    upgrade_database(settings.database_url)
+    startup.migrate(settings.database_url)
     print("database is up to date")
     return 0
 

@@ -31,6 +31,7 @@ MIN_DISTINCT_CHARACTERS = 10
 PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "placeholder", "not-a-secret")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(Exception):
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(2.0, gt=0)
     live_fanout_share: float = Field(0.25, gt=0, le=1)
     db_pool_size: int = Field(10, ge=1)
+    # Outage bounds: a request waits at most this long for PostgreSQL, then answers 503.
+    db_connect_timeout: float = Field(3.0, gt=0)
+    db_command_timeout: float = Field(15.0, gt=0)
+    db_pool_timeout: float = Field(30.0, gt=0)
     # Argon2 cost: the defaults are argon2-cffi's RFC 9106 low-memory profile.
     password_hash_time_cost: int = Field(3, ge=1)
     password_hash_memory_kib: int = Field(65536, ge=8)
@@ -101,6 +106,14 @@ class Settings(BaseSettings):
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("must be an Ed25519 private key (PEM)")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return level
 
     @field_validator("rate_limit")
     @classmethod

@@ -23,21 +23,48 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    connect_timeout: float = 3.0,
+    command_timeout: float | None = None,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    """The engine for `database_url`; on PostgreSQL every wait is bounded.
+
+    `connect_timeout` bounds opening a connection and `command_timeout` each
+    statement, so an unreachable or stalled server costs a request seconds, not
+    a hang; `pool_timeout` bounds the wait for a pooled connection.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(database_url)
+    connect_args: dict[str, Any] = {
+        "server_settings": {"application_name": "eventhub"},
+        "timeout": connect_timeout,
+    }
+    if command_timeout is not None:
+        connect_args["command_timeout"] = command_timeout
     return create_async_engine(
         database_url,
         pool_size=pool_size,
         # No overflow: N workers x pool_size must stay under PostgreSQL's max_connections
         # (100 by default); a request waits for a pooled connection rather than failing.
         max_overflow=0,
-        pool_timeout=30,
+        pool_timeout=pool_timeout,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "eventhub"}},
+        connect_args=connect_args,
     )
+
+
+def redacted(database_url: str) -> str:
+    """The URL as logs and error lines may show it: never its password."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show only its scheme
+        return database_url.split("://", 1)[0] + "://…"
 
 
 def _sqlite_engine(database_url: str) -> AsyncEngine:
