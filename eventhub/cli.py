@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         handler=_demo
     )
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(handler=_schema)
+    documents = commands.add_parser("documents", help="trusted (persisted) documents")
+    document_commands = documents.add_subparsers(dest="documents_command", required=True)
+    add = document_commands.add_parser(
+        "add", help="load a persisted-documents manifest (JSON: id -> document)"
+    )
+    add.add_argument("file", help="e.g. persisted-documents.json from GraphQL Codegen or Relay")
+    add.set_defaults(handler=_documents_add)
     return parser
 
 
@@ -190,6 +197,19 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from eventhub.cli_tasks import reconcile_payments
 
     return asyncio.run(reconcile_payments(settings, args.since, args.fix))
+
+
+def _documents_add(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from eventhub.cli_tasks import add_trusted_documents
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"eventhub: {args.file}: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(add_trusted_documents(settings, args.file, text))
 
 
 def _schema(settings: Settings, _args: argparse.Namespace) -> int:

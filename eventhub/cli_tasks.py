@@ -104,3 +104,27 @@ async def reconcile_payments(settings: Settings, since: str | None, fix: bool) -
         print(f"order {m.order_id}: ours {m.ours}, stripe {m.stripe} -> {m.action}")
     print(f"{len(found)} orders disagree with Stripe")
     return 0
+
+
+async def add_trusted_documents(settings: Settings, path: str, text: str) -> int:
+    """Load a persisted-documents manifest; every document must be valid against the schema."""
+    from eventhub.schema.validation import document_problems
+    from eventhub.services import trusted_documents
+
+    try:
+        documents = trusted_documents.parse_manifest(text)
+        problems = document_problems(settings, documents)
+        if problems:
+            raise trusted_documents.ManifestError("; ".join(problems))
+        await upgrade_database_async(settings.database_url)
+        state = build_state(settings)
+        try:
+            async with state.session_factory() as session:
+                loaded = await trusted_documents.add_documents(session, documents)
+        finally:
+            await state.engine.dispose()
+    except trusted_documents.ManifestError as error:
+        print(f"eventhub: {path}: {error}", file=sys.stderr)
+        return 2
+    print(f"{loaded.added} trusted documents added, {loaded.unchanged} already there")
+    return 0

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(65536, ge=8)
     password_hash_concurrency: int = Field(2, ge=1)
     log_level: str = "INFO"
+    # GraphQL over HTTP for browsers and standard clients (see docs/clients.md).
+    cors_origins: str = ""
+    max_batch: int = Field(10, ge=1, le=100)
+    persisted_query_store_size: int = Field(1000, ge=1)
+    trusted_documents_only: bool = False
+    redis_url: str = ""
     # prometheus-client's own variable: set by `eventhub serve` for multi-worker metrics.
     prometheus_multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
@@ -115,6 +121,14 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
         return level
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",") if part.strip()):
+            if origin != "*" and not re.match(r"^https?://[^/\s]+/?$", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
     @field_validator("rate_limit")
     @classmethod
     def _rate_format(cls, value: str) -> str:
@@ -138,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part.strip().rstrip("/") for part in self.cors_origins.split(",") if part.strip()]
 
     @property
     def rate_limit_per_second(self) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this registers them all."""
 
 from eventhub.models.audit import AuditEntry
+from eventhub.models.documents import TrustedDocument
 from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
 from eventhub.models.orders import Order, OrderItem
 from eventhub.models.payments import ProcessedProviderEvent
@@ -18,5 +19,6 @@ __all__ = [
     "RefreshToken",
     "Ticket",
     "TicketType",
+    "TrustedDocument",
     "User",
 ]

@@ -13,7 +13,7 @@ from eventhub.services.pagination import Page
 
 
 async def list_users(
-    ctx: RequestContext, first: int, after: str | None, search: str | None
+    ctx: RequestContext, first: int | None, after: str | None, search: str | None
 ) -> Page[User]:
     return await users.list_users(
         ctx.session, limit=page_size(first), after_id=after_id(after), search=search
@@ -38,7 +38,11 @@ async def deactivate(ctx: RequestContext, user_id: str) -> Result[User]:
 
 
 async def audit_log(
-    ctx: RequestContext, first: int, after: str | None, action: str | None, actor_id: str | None
+    ctx: RequestContext,
+    first: int | None,
+    after: str | None,
+    action: str | None,
+    actor_id: str | None,
 ) -> Page[AuditEntry]:
     actor_pk = decode_id(actor_id, "User") if actor_id else None
     if actor_id and actor_pk is None:

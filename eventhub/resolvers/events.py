@@ -48,14 +48,14 @@ async def visible_event(ctx: RequestContext, event_id: str) -> Event | None:
 
 
 async def browse(
-    ctx: RequestContext, first: int, after: str | None, filters: catalog.EventFilter
+    ctx: RequestContext, first: int | None, after: str | None, filters: catalog.EventFilter
 ) -> Page[Event]:
     return await catalog.published_events(
         ctx.session, limit=page_size(first), after=_after(after), filters=filters
     )
 
 
-async def mine(ctx: RequestContext, first: int, after: str | None) -> Page[Event]:
+async def mine(ctx: RequestContext, first: int | None, after: str | None) -> Page[Event]:
     actor = await ctx.actor()
     assert actor.user_id is not None
     return await catalog.organizer_events(

@@ -85,7 +85,7 @@ async def visible_order(ctx: RequestContext, order_id: str) -> Order | None:
     return order
 
 
-async def mine(ctx: RequestContext, first: int, after: str | None) -> Page[Order]:
+async def mine(ctx: RequestContext, first: int | None, after: str | None) -> Page[Order]:
     actor = await ctx.actor()
     assert actor.user_id is not None
     return await order_history.buyer_orders(
@@ -94,7 +94,11 @@ async def mine(ctx: RequestContext, first: int, after: str | None) -> Page[Order
 
 
 async def all_orders(
-    ctx: RequestContext, first: int, after: str | None, event_id: str | None, status: str | None
+    ctx: RequestContext,
+    first: int | None,
+    after: str | None,
+    event_id: str | None,
+    status: str | None,
 ) -> Page[Order]:
     event_pk = decode_id(event_id, "Event") if event_id else None
     if event_id and event_pk is None:

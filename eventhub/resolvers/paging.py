@@ -6,9 +6,13 @@ from eventhub.resolvers.ids import decode_cursor, encode_cursor
 from eventhub.resolvers.results import BadUserInput
 
 MAX_PAGE = 100
+DEFAULT_PAGE = 20
 
 
-def page_size(first: int) -> int:
+def page_size(first: int | None) -> int:
+    """`first` as asked, or the default when null (the contract's `first: Int = 20`)."""
+    if first is None:
+        return DEFAULT_PAGE
     if not 1 <= first <= MAX_PAGE:
         raise BadUserInput(f"`first` must be between 1 and {MAX_PAGE}")
     return first

@@ -16,7 +16,11 @@ from eventhub.schema.users import UserConnection, UserPayload
 class AdminQuery:
     @strawberry.field(extensions=requires_role(Role.ADMIN))
     async def users(
-        self, info: Info, first: int = 20, after: str | None = None, search: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        search: str | None = None,
     ) -> UserConnection:
         return UserConnection.of(await admin.list_users(info.context, first, after, search))
 
@@ -24,7 +28,7 @@ class AdminQuery:
     async def audit_log(
         self,
         info: Info,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
         action: str | None = None,
         actor_id: strawberry.ID | None = None,

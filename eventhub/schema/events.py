@@ -37,7 +37,7 @@ class EventQuery:
     async def events(
         self,
         info: Info,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
         filter: EventFilter | None = None,
     ) -> EventConnection:
@@ -46,7 +46,7 @@ class EventQuery:
 
     @strawberry.field(extensions=requires_role(Role.ORGANIZER))
     async def my_events(
-        self, info: Info, first: int = 20, after: str | None = None
+        self, info: Info, first: int | None = 20, after: str | None = None
     ) -> EventConnection:
         return EventConnection.of(await events.mine(info.context, first, after))
 

@@ -27,7 +27,7 @@ class OrderQuery:
 
     @strawberry.field(extensions=requires_role(*SIGNED_IN))
     async def my_orders(
-        self, info: Info, first: int = 20, after: str | None = None
+        self, info: Info, first: int | None = 20, after: str | None = None
     ) -> OrderConnection:
         return OrderConnection.of(await orders.mine(info.context, first, after))
 
@@ -35,7 +35,7 @@ class OrderQuery:
     async def orders(
         self,
         info: Info,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
         event_id: strawberry.ID | None = None,
         status: OrderStatus | None = None,

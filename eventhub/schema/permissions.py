@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from eventhub.schema.directives import RequiresRole, Role
 
@@ -31,6 +32,33 @@ class HasRole(BasePermission):
         return True
 
 
+def roles_note(roles: tuple[Role, ...]) -> str:
+    if len(roles) == 1:
+        return f"Requires the role {roles[0].value}."
+    return f"Requires one of the roles {', '.join(role.value for role in roles)}."
+
+
+class RoleGuard(PermissionExtension):
+    """Enforces the roles, prints `@requiresRole`, and names the roles in the description.
+
+    Introspection shows no applied directives, so the description is what
+    GraphiQL and code generators can show a client developer.
+    """
+
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        super().__init__(permissions=[HasRole(roles)], use_directives=True)
+        self.note = roles_note(roles)
+
+    def apply(self, field: StrawberryField) -> None:
+        super().apply(field)
+        description = (field.description or "").strip()
+        if self.note in description:  # fields are shared by every schema built
+            return
+        if description and not description.endswith((".", "!", "?")):
+            description += "."
+        field.description = f"{description} {self.note}".strip()
+
+
 def requires_role(*roles: Role) -> list[FieldExtension]:
-    """Field extensions that enforce the roles and print `@requiresRole` in the SDL."""
-    return [PermissionExtension(permissions=[HasRole(roles)], use_directives=True)]
+    """Field extensions that enforce the roles and show them in the SDL and introspection."""
+    return [RoleGuard(roles)]

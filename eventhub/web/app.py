@@ -29,12 +29,17 @@ from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.body_limit import BodyLimitMiddleware
+from eventhub.web.cors import cors_middleware
 from eventhub.web.dashboard import routes as dashboard_routes
+from eventhub.web.document_store import build_document_store
 from eventhub.web.event_images import event_image
+from eventhub.web.graphql_http import GraphQLHTTP
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
 from eventhub.web.metrics import MetricsMiddleware, metrics
+from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
+from eventhub.web.schema_sdl import schema_route
 from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
@@ -78,7 +83,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     settings.require_signing_secret()
     state = build_state(settings)
-    graphql = EventHubGraphQL(build_schema(settings), state)
+    schema = build_schema(settings)
+    graphql = EventHubGraphQL(schema, state, settings.cors_origin_list)
+    store = build_document_store(settings.persisted_query_store_size, settings.redis_url)
+    graphql_http = GraphQLHTTP(
+        graphql, state, PersistedQueries(store, settings.trusted_documents_only)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -107,10 +117,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await task
             await state.engine.dispose()
             await live_engine.dispose()
+            await store.close()
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            schema_route(schema),
+            Route("/graphql", graphql_http),  # every method: a wrong one gets a JSON 405
             WebSocketRoute("/graphql", graphql),
             Route("/tickets/{ticket_id}/qr", ticket_qr, methods=["GET"]),
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
@@ -123,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(MetricsMiddleware),
+            *cors_middleware(settings.cors_origin_list),  # before the limiter: a 429 keeps CORS
             Middleware(
                 BodyLimitMiddleware,
                 max_body_bytes=settings.max_body_bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -19,7 +20,7 @@ CONTEXT_KEY = "eventhub_context"
 class EventHubGraphQL(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = LiveTransportWSHandler
 
-    def __init__(self, schema: Any, state: AppState) -> None:
+    def __init__(self, schema: Any, state: AppState, origins: Sequence[str] = ()) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -27,6 +28,7 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
             multipart_uploads_enabled=True,
             keep_alive=True,
             keep_alive_interval=15,
+            allowed_origins=origins,  # browser pages on EVENTHUB_CORS_ORIGINS may open sockets
         )
         self.state = state
 

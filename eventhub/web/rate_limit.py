@@ -28,6 +28,7 @@ from eventhub.auth.viewer import bearer_token
 # Machines, probes and Stripe are not clients to throttle.
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/webhooks/")
 PRUNE_EVERY = 10_000  # checks between sweeps of idle clients
+CHARGE_KEY = "eventhub_rate_charge"  # scope state: charge one more request, None or seconds to wait
 
 
 class RateLimiter:
@@ -80,7 +81,10 @@ class RateLimitMiddleware:
         if scope["type"] not in ("http", "websocket") or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        wait = self.limiter.check(client_key(scope, self.codec))
+        key = client_key(scope, self.codec)
+        wait = self.limiter.check(key)
+        # A batched request charges its further operations itself (graphql_http.py).
+        scope.setdefault("state", {})[CHARGE_KEY] = lambda: self.limiter.check(key)
         if wait is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -89,19 +93,17 @@ class RateLimitMiddleware:
             await _too_many_requests(send, wait)
 
 
+def rate_limited_error(wait: float) -> dict[str, object]:
+    retry_after = max(1, math.ceil(wait))
+    return {
+        "message": f"too many requests; try again in {retry_after} s",
+        "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
+    }
+
+
 async def _too_many_requests(send: Send, wait: float) -> None:
     retry_after = max(1, math.ceil(wait))
-    body = json.dumps(
-        {
-            "data": None,
-            "errors": [
-                {
-                    "message": f"too many requests; try again in {retry_after} s",
-                    "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
-                }
-            ],
-        }
-    ).encode()
+    body = json.dumps({"data": None, "errors": [rate_limited_error(wait)]}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

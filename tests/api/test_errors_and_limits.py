@@ -80,7 +80,7 @@ MALFORMED = {
     "no query": {"json": {"variables": {}}},
     "null query": {"json": {"query": None}},
     "variables not an object": {"json": {"query": "{ __typename }", "variables": "x"}},
-    "a JSON list": {"json": [{"query": "{ __typename }"}]},
+    "an empty JSON list": {"json": []},
     "plain text": {"content": b"{ __typename }", "headers": {"content-type": "text/plain"}},
 }
 
