@@ -129,6 +129,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         proxy_headers=False,
         ws="eventhub.web.ws_protocol:EventHubWebSocketProtocol",  # live frames written directly
+        http="eventhub.web.http_protocol:EventHubHttpProtocol",  # a deadline on headers
+        # Slow or greedy clients are dropped: idle keep-alive connections, oversized
+        # WebSocket messages (closed with 1009), more connections than a worker serves.
+        timeout_keep_alive=settings.http_keep_alive_timeout,
+        ws_max_size=settings.max_ws_message_bytes,
+        limit_concurrency=settings.max_connections,
     )
     return 0
 

@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 BodyLimitMiddleware,
                 max_body_bytes=settings.max_body_bytes,
                 max_upload_bytes=settings.max_upload_bytes,
+                body_timeout=settings.http_body_timeout,
             ),
             Middleware(
                 RateLimitMiddleware,

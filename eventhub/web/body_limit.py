@@ -12,17 +12,23 @@ the cap:
   `receive`: the first chunk past the cap ends the request, so the app sees
   at most the cap plus one chunk.
 
+A body must also arrive within EVENTHUB_HTTP_BODY_TIMEOUT seconds of the
+request's start, or the request is answered 408 (a client trickling its body
+would otherwise hold a task and its buffers for as long as it likes).
+
 A multipart upload (`Upload`) may carry EVENTHUB_MAX_UPLOAD_BYTES plus room
 for the form's other parts (`operations`, `map`, part headers); its file is
 checked against the upload cap on its own where it is stored.
 
 The answer is a request-level GraphQL error, as the contract shapes them:
-`{"errors": [{"message": ..., "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}`,
-with `Connection: close`, since the unread rest of the body cannot be skipped.
+`{"errors": [{"message": ..., "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}`
+(`REQUEST_TIMEOUT` for the deadline), with `Connection: close`, since the
+unread rest of the body cannot be skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.datastructures import Headers
@@ -31,15 +37,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MULTIPART_OVERHEAD = 65_536  # bytes for a multipart form's parts beside its file
 
 
-class BodyTooLarge(Exception):
-    """Raised from `receive` once a streamed body passes the cap; the middleware answers 413."""
+class BodyRefused(Exception):
+    """Raised from `receive`; the middleware answers with the status and code."""
+
+    def __init__(self, status: int, code: str, message: str, **extensions: object) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extensions = status, code, message, extensions
+
+    @classmethod
+    def too_large(cls, limit: int) -> BodyRefused:
+        return cls(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes",
+                   maxBytes=limit)  # fmt: skip
+
+    @classmethod
+    def too_slow(cls, seconds: float) -> BodyRefused:
+        return cls(408, "REQUEST_TIMEOUT", f"the request body did not arrive within {seconds:g} s")
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, body_timeout: float
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.body_timeout = body_timeout
 
     def limit_for(self, headers: Headers) -> int:
         """The cap for this request: the upload cap for multipart forms, else the body cap."""
@@ -55,23 +77,9 @@ class BodyLimitMiddleware:
         limit = self.limit_for(headers)
         declared = declared_length(headers)
         if declared is not None and declared > limit:
-            await payload_too_large(send, limit)
+            await refuse(send, BodyRefused.too_large(limit))
             return
-        await self._counted(scope, receive, send, limit)
-
-    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Run the app with a `receive` that refuses to hand over more than `limit` bytes."""
-        received = 0
         started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -79,10 +87,34 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:  # else too late for a 413: uvicorn drops the unfinished response
-                await payload_too_large(send, limit)
+            await self.app(scope, self.guarded_receive(receive, limit), tracking_send)
+        except BodyRefused as refusal:
+            if not started:  # else too late to answer: uvicorn drops the unfinished response
+                await refuse(send, refusal)
+
+    def guarded_receive(self, receive: Receive, limit: int) -> Receive:
+        """`receive` that hands over at most `limit` body bytes, all before the deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        received, complete = 0, False
+
+        async def counting_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # the body is in: what is left to wait for is the disconnect
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyRefused.too_slow(self.body_timeout) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyRefused.too_large(limit)
+                complete = not message.get("more_body", False)
+            return message
+
+        return counting_receive
 
 
 def declared_length(headers: Headers) -> int | None:
@@ -91,21 +123,14 @@ def declared_length(headers: Headers) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def payload_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": f"the request body is larger than {limit} bytes",
-                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "maxBytes": limit},
-                }
-            ]
-        }
-    ).encode()
+async def refuse(send: Send, refusal: BodyRefused) -> None:
+    """The contract's request-level error, and the connection closed after it."""
+    error = {"message": refusal.message, "extensions": {"code": refusal.code, **refusal.extensions}}
+    body = json.dumps({"errors": [error]}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

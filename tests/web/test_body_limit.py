@@ -10,6 +10,7 @@ upload cap.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -83,7 +84,7 @@ def http_scope(headers: dict[str, str]) -> dict[str, Any]:
 
 async def run(headers: dict[str, str], client: Client, upload_cap: int = LIMIT) -> tuple:
     app, responses = ReadingApp(), Responses()
-    guarded = BodyLimitMiddleware(app, max_body_bytes=LIMIT, max_upload_bytes=upload_cap)
+    guarded = BodyLimitMiddleware(app, LIMIT, upload_cap, body_timeout=60)
     await guarded(http_scope(headers), client.receive, responses.send)
     return app, responses
 
@@ -136,6 +137,26 @@ async def test_a_multipart_upload_gets_the_upload_cap_and_no_more() -> None:
     app, responses = await run(multipart, client, upload_cap)
     assert responses.status == 413
     assert client.bytes_pulled <= fits + CHUNK
+
+
+async def test_a_body_that_stops_arriving_is_answered_408_at_the_deadline() -> None:
+    """A client that sends its headers and then nothing: the request ends with 408, not never."""
+    pulled = 0
+
+    async def trickle() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        if pulled == 1:
+            return {"type": "http.request", "body": b"{", "more_body": True}
+        await asyncio.Event().wait()  # the rest never comes
+        raise AssertionError("unreachable")
+
+    app, responses = ReadingApp(), Responses()
+    guarded = BodyLimitMiddleware(app, LIMIT, LIMIT, body_timeout=0.05)
+    await asyncio.wait_for(guarded(http_scope(JSON), trickle, responses.send), 30)
+    assert responses.status == 408
+    assert responses.json()["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+    assert (app.body_bytes, pulled) == (1, 2)
 
 
 # --- the real app ----------------------------------------------------------------------------
