@@ -25,6 +25,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.web.graphiql import graphiql_page
 from eventhub.web.graphql_requests import (
     Operation,
     RequestError,
@@ -51,7 +52,7 @@ class GraphQLHTTP:
     """The ASGI app behind `GET`/`POST /graphql` (WebSockets stay with Strawberry's view)."""
 
     def __init__(self, view: Any, state: AppState, persisted: PersistedQueries) -> None:
-        self.view = view  # renders GraphiQL and reads multipart uploads
+        self.view = view  # reads multipart uploads
         self.schema = view.schema
         self.state = state
         self.persisted = persisted
@@ -60,8 +61,7 @@ class GraphQLHTTP:
         request = Request(scope, receive)
         accept = request.headers.get("accept")
         if request.method == "GET" and accepts_html(accept) and self._no_operation(request):
-            response = await self.view.render_graphql_ide(request)
-            await response(scope, receive, send)
+            await graphiql_page()(scope, receive, send)
             return
         media = response_media_type(accept)
         try:

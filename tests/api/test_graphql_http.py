@@ -179,7 +179,8 @@ async def test_a_browser_get_without_a_query_gets_graphiql(client: GraphQLClient
     page = await client.http.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "graphiql" in page.text.lower()
+    assert "/static/graphiql/graphiql.min.js" in page.text
+    assert "://" not in page.text  # served from the package, never a CDN
 
 
 # --- CORS -----------------------------------------------------------------------------------------
