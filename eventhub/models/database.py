@@ -12,8 +12,9 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+from eventhub.models.outage import DatabaseGate, is_outage
 
 
 def create_engine(
@@ -46,7 +49,7 @@ def create_engine(
     }
     if command_timeout is not None:
         connect_args["command_timeout"] = command_timeout
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         # No overflow: N workers x pool_size must stay under PostgreSQL's max_connections
@@ -57,6 +60,35 @@ def create_engine(
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "handle_error", _outage_is_a_disconnect)
+    return engine
+
+
+def _outage_is_a_disconnect(context: ExceptionContext) -> None:
+    """A timeout or reset means the connection is unusable: drop it (and the pool's others)
+    rather than roll back on it, which would wait on a dead or stalled socket again."""
+    if is_outage(context.original_exception):
+        context.is_disconnect = True
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as asyncpg (libpq syntax) takes it."""
+    return "postgresql://" + database_url.split("://", 1)[1]
+
+
+def postgres_probe(database_url: str, timeout: float) -> Callable[[], Awaitable[None]]:
+    """A probe that opens a connection of its own and runs `SELECT 1`, all within `timeout`."""
+    url = libpq_url(database_url)
+
+    async def probe() -> None:
+        async with asyncio.timeout(timeout):
+            connection = await asyncpg.connect(url, timeout=timeout)
+            try:
+                await connection.fetchval("SELECT 1")
+            finally:
+                connection.terminate()
+
+    return probe
 
 
 def redacted(database_url: str) -> str:
@@ -94,11 +126,25 @@ def _sqlite_engine(database_url: str) -> AsyncEngine:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-def _serialized(method: F) -> F:
+def _serialized(method: F, *, gated: bool = True) -> F:
+    """One I/O call at a time; refused at once while the database is down (`gated`).
+
+    Every failure is shown to the gate, which tells an outage from a bad query.
+    Closing and rolling back are never refused: cleanup must always run.
+    """
+
     @functools.wraps(method)
     async def wrapper(self: SerializedSession, *args: Any, **kwargs: Any) -> Any:
-        async with self.io_lock:
-            return await method(self, *args, **kwargs)
+        gate = self.gate
+        if gated and gate is not None:
+            gate.check()
+        try:
+            async with self.io_lock:
+                return await method(self, *args, **kwargs)
+        except Exception as error:
+            if gate is not None:
+                gate.report(error)
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -111,9 +157,10 @@ class SerializedSession(AsyncSession):
     (`scalars` and `stream_scalars` go through `execute` and `stream`.)
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gate: DatabaseGate | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.io_lock = asyncio.Lock()
+        self.gate = gate
 
     execute = _serialized(AsyncSession.execute)
     # mypy cannot carry this overloaded signature through a decorator; the wrapper keeps it.
@@ -126,13 +173,15 @@ class SerializedSession(AsyncSession):
     flush = _serialized(AsyncSession.flush)
     refresh = _serialized(AsyncSession.refresh)
     commit = _serialized(AsyncSession.commit)
-    rollback = _serialized(AsyncSession.rollback)
-    close = _serialized(AsyncSession.close)
+    rollback = _serialized(AsyncSession.rollback, gated=False)
+    close = _serialized(AsyncSession.close, gated=False)
     run_sync = _serialized(AsyncSession.run_sync)
     connection = _serialized(AsyncSession.connection)
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_session_factory(
+    engine: AsyncEngine, gate: DatabaseGate | None = None
+) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(
-        engine, class_=SerializedSession, expire_on_commit=False, autoflush=False
+        engine, class_=SerializedSession, expire_on_commit=False, autoflush=False, gate=gate
     )

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.sign_in import Authenticator
 from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
+from eventhub.models.outage import DatabaseGate
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
 from eventhub.services.payments import PaymentProvider
@@ -33,6 +34,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    gate: DatabaseGate
     codec: AccessTokenCodec
     authenticator: Authenticator
     provider: PaymentProvider

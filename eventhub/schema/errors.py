@@ -11,6 +11,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from eventhub.models.outage import is_outage
 from eventhub.resolvers.results import BadUserInput, SessionExpired
 from eventhub.services.errors import DomainError, PermissionDenied
 
@@ -21,6 +22,7 @@ KNOWN_CODES = {
     "BAD_USER_INPUT",
     "QUERY_TOO_COMPLEX",
     "RATE_LIMITED",
+    "UNAVAILABLE",
     "INTERNAL",
 }
 
@@ -38,6 +40,9 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         return _with_code(error, "FORBIDDEN", str(original) or "not allowed")
     if isinstance(original, (BadUserInput, DomainError)):
         return _with_code(error, "BAD_USER_INPUT", str(original))
+    if original is not None and is_outage(original):
+        # One line per outage is logged by the gate; no trace per request.
+        return _with_code(error, "UNAVAILABLE", "the database is unreachable; retry shortly")
     if original is None:
         # graphql-core's token cap: "Syntax Error: Document contains more than N tokens…"
         complex_ = "Document contains more than" in error.message

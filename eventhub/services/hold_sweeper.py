@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from eventhub.models.outage import is_outage
 from eventhub.services import orders
 
 logger = logging.getLogger("eventhub.sweeper")
@@ -35,6 +36,7 @@ async def run_sweeper(session_factory: async_sessionmaker[AsyncSession], interva
                 logger.info("released %d expired holds", released)
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep sweeping: a failed round is retried on the next tick
-            logger.exception("hold sweep failed")
+        except Exception as error:  # keep sweeping: a failed round is retried on the next tick
+            if not is_outage(error):  # an outage is logged once, by the database gate
+                logger.exception("hold sweep failed")
         await asyncio.sleep(interval)

@@ -31,6 +31,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from eventhub.models.outage import is_outage
+
 logger = logging.getLogger("eventhub.live")
 CHANNEL = "eventhub_changes"
 _PENDING = "eventhub_changed_events"
@@ -165,8 +167,9 @@ class Watch:
             signalled_at, self.signalled_at = self.signalled_at, None
             try:
                 state = await self._load(self.event_id)
-            except Exception:  # keep the watch alive; retry soon for whoever waits
-                logger.exception("could not read live state of event %s", self.event_id)
+            except Exception as error:  # keep the watch alive; retry soon for whoever waits
+                if not is_outage(error):  # an outage is logged once, by the database gate
+                    logger.exception("could not read live state of event %s", self.event_id)
                 self._newcomers |= newcomers & self.mailboxes
                 self._dirty = self._dirty or dirty
                 await asyncio.sleep(self._interval)

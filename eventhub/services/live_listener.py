@@ -7,26 +7,40 @@ watched event, so subscribers get the current state after the gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
+from eventhub.models.database import libpq_url
+from eventhub.models.outage import is_outage
 from eventhub.services.live import CHANNEL, HUB
 
 logger = logging.getLogger("eventhub.live")
-
-
-def libpq_url(database_url: str) -> str:
-    return "postgresql://" + database_url.split("://", 1)[1]
+MAX_BACKOFF = 5.0
 
 
 class ChangeListener:
-    def __init__(self, database_url: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        report: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self._url = libpq_url(database_url)
+        self._timeout = connect_timeout
+        self._report = report or (lambda _error: None)
         self._lost = asyncio.Event()
+        self._retry_now = asyncio.Event()
         self.connection: asyncpg.Connection | None = None
         self.reconnects = 0
+
+    def retry_now(self) -> None:
+        """The database is back: skip the rest of the backoff."""
+        self._retry_now.set()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.isdigit():
@@ -36,13 +50,13 @@ class ChangeListener:
         self._lost.set()
 
     async def _connect(self) -> None:
-        self.connection = await asyncpg.connect(self._url, timeout=5)
+        self.connection = await asyncpg.connect(self._url, timeout=self._timeout)
         self.connection.add_termination_listener(self._on_terminate)
         await self.connection.add_listener(CHANNEL, self._on_notify)
         self._lost.clear()
 
     async def run(self) -> None:
-        """Keep listening until cancelled."""
+        """Keep listening until cancelled; one log line when lost, one when restored."""
         delay = 0.2
         while True:
             try:
@@ -53,14 +67,23 @@ class ChangeListener:
                 delay = 0.2
                 await self._lost.wait()
                 logger.warning("LISTEN connection lost; reconnecting")
+                self._report(ConnectionResetError("LISTEN connection lost"))
             except asyncio.CancelledError:
                 await self.close()
                 raise
-            except (OSError, asyncpg.PostgresError) as error:
-                logger.warning("LISTEN connection failed (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            except Exception as error:
+                if not is_outage(error) and not isinstance(error, asyncpg.PostgresError):
+                    logger.exception("LISTEN connection failed")
+                self._report(error)
+                await self._backoff(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
             self.reconnects += 1
+
+    async def _backoff(self, delay: float) -> None:
+        """Wait `delay`, or less if the database is reported back meanwhile."""
+        self._retry_now.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._retry_now.wait(), delay)
 
     async def close(self) -> None:
         if self.connection is not None and not self.connection.is_closed():

@@ -8,7 +8,9 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -17,7 +19,14 @@ from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.passwords import PasswordHasher
 from eventhub.auth.sign_in import Authenticator
 from eventhub.metrics import BUS_LAG
-from eventhub.models.database import create_engine, create_session_factory
+from eventhub.models.database import (
+    create_engine,
+    create_session_factory,
+    postgres_probe,
+    redacted,
+)
+from eventhub.models.outage import DatabaseGate
+from eventhub.models.outage_board import OutageBoard
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services.hold_sweeper import run_sweeper
@@ -37,6 +46,7 @@ from eventhub.web.graphql_http import GraphQLHTTP
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
 from eventhub.web.metrics import MetricsMiddleware, metrics
+from eventhub.web.outage import DatabaseOutageMiddleware
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
 from eventhub.web.schema_sdl import schema_route
@@ -57,8 +67,29 @@ def payment_provider(settings: Settings) -> PaymentProvider:
     return OfflineProvider()
 
 
+def database_gate(settings: Settings) -> DatabaseGate:
+    """The outage gate; its board is shared by the workers of one `eventhub serve`."""
+    probe = None
+    if not settings.is_sqlite:
+        probe = postgres_probe(settings.database_url, settings.db_connect_timeout)
+    folder = settings.prometheus_multiproc_dir
+    board = OutageBoard(Path(folder) if folder else None, redacted(settings.database_url))
+    return DatabaseGate(probe, board)
+
+
+def database_engine(settings: Settings, pool_size: int) -> AsyncEngine:
+    return create_engine(
+        settings.database_url,
+        pool_size=pool_size,
+        connect_timeout=settings.db_connect_timeout,
+        command_timeout=settings.db_command_timeout,
+        pool_timeout=settings.db_pool_timeout,
+    )
+
+
 def build_state(settings: Settings) -> AppState:
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = database_engine(settings, settings.db_pool_size)
+    gate = database_gate(settings)
     # Commands that do not serve (create-admin, demo) sign no tokens: without a key
     # configured they get a throwaway one; create_app never gets here without a key.
     secret_key = settings.secret_key or secrets.token_urlsafe(48)
@@ -71,7 +102,8 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=create_session_factory(engine, gate),
+        gate=gate,
         codec=codec,
         authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
         provider=payment_provider(settings),
@@ -82,6 +114,10 @@ def build_state(settings: Settings) -> AppState:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     settings.require_signing_secret()
+    # Under `--workers N` each worker is a fresh process: give its log lines a handler.
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     state = build_state(settings)
     schema = build_schema(settings)
     graphql = EventHubGraphQL(schema, state, settings.cors_origin_list)
@@ -99,14 +135,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
         # Live reads get connections of their own: during a booking burst every pooled
         # connection is busy, and subscribers would wait behind it for the new state.
-        live_engine = create_engine(settings.database_url, pool_size=LIVE_POOL_SIZE)
-        load = live_state_loader(create_session_factory(live_engine))
+        live_engine = database_engine(settings, LIVE_POOL_SIZE)
+        load = live_state_loader(create_session_factory(live_engine, state.gate))
         HUB.configure(load, LIVE_INTERVAL, poll, settings.live_fanout_share)
         HUB.lag_observers[:] = [BUS_LAG.observe]
         if not settings.is_sqlite:
-            listener = ChangeListener(settings.database_url)
+            listener = ChangeListener(
+                settings.database_url,
+                connect_timeout=settings.db_connect_timeout,
+                report=state.gate.report,
+            )
+            state.gate.on_recovery(listener.retry_now)
             app.state.change_listener = listener
             tasks.append(asyncio.create_task(listener.run()))
+        # Connections pooled before an outage died with it: start afresh when it ends.
+        state.gate.on_recovery(state.engine.dispose)
+        state.gate.on_recovery(live_engine.dispose)
         try:
             yield
         finally:
@@ -115,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await state.gate.stop()
             await state.engine.dispose()
             await live_engine.dispose()
             await store.close()
@@ -136,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(MetricsMiddleware),
             *cors_middleware(settings.cors_origin_list),  # before the limiter: a 429 keeps CORS
+            Middleware(DatabaseOutageMiddleware, gate=state.gate),
             Middleware(
                 BodyLimitMiddleware,
                 max_body_bytes=settings.max_body_bytes,

@@ -36,6 +36,7 @@ from eventhub.web.graphql_requests import (
     operations_from_json,
 )
 from eventhub.web.media_types import GRAPHQL_RESPONSE, JSON, accepts_html, response_media_type
+from eventhub.web.outage import retry_headers, says_unavailable
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import CHARGE_KEY, rate_limited_error
 
@@ -70,6 +71,9 @@ class GraphQLHTTP:
             body, status, headers = await self.answer(request, media)
         except RequestError as error:
             body, status, headers = error.body(), error.status, error.headers
+        if says_unavailable(body):  # the database is unreachable: 503, so clients retry
+            status, headers = 503, {**headers, **retry_headers()}
+            self.state.gate.refused()
         response = Response(encode(body), status, headers, media or JSON)
         await response(scope, receive, send)
 
