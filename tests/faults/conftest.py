@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import (  # noqa: F401  (the hook keeps each phase's report)
+from tests.e2e.conftest import (  # noqa: F401  (fixtures, and the hook that keeps reports)
     Database,
     RunningServer,
     ServerLauncher,
     _failed,
+    e2e_database_url,
     pytest_runtest_makereport,
 )
 from tests.support.fault_proxy import FaultProxy, fault_proxy
