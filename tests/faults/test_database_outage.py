@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -247,3 +248,29 @@ async def test_a_stalled_database_costs_seconds_never_a_hang(
     # One worker: /readyz then speaks for the process that answers every request.
     world = await arrange(launch, proxied_url, pg_url, 1)
     await outage_round(world, db_proxy, database, db_proxy.stall)
+
+
+async def test_connections_reset_by_a_fast_restart_cost_a_few_requests_and_no_outage(
+    launch: Launchers, proxied_url: str, pg_url: str, db_proxy: FaultProxy, database: Database
+) -> None:
+    """Every pooled connection reset at once (a restart, a failover): the server reconnects;
+    at most the requests already holding a dead connection fail, and no outage is declared."""
+    world = await arrange(launch, proxied_url, pg_url, WORKERS)
+    async with open_socket(world.server.base_url) as socket:
+        operation = await socket.subscribe(CAPACITY_CHANGED, {"eventId": world.event["id"]})
+        first = await socket.first_state(operation)
+        assert db_proxy.cut() > 0
+        async with httpx.AsyncClient(base_url=world.server.base_url, timeout=30) as http:
+            answers = [await ask(http, world, i) for i in range(REQUESTS_DURING)]
+        statuses = Counter(a.status for a in answers)
+        print(f"after the reset: {dict(statuses)}")
+        assert set(statuses) <= {200, 503}
+        # A dead connection fails once and takes its pool's others with it: one per pool.
+        assert statuses[503] <= WORKERS * 2
+        assert [a.status for a in answers[-4:]] == [200] * 4
+        booked = sum(1 for i, a in enumerate(answers) if i % 2 and a.status == 200)
+        await socket.state_where(operation, lambda s: s["sold"] == first["sold"] + booked, DEADLINE)
+    assert log_lines(world.server, "database unreachable") == []
+    assert "Traceback" not in world.server.log(), world.server.log()
+    await database.assert_consistent()
+    assert (await database.seat_counts("Outage")).sold == first["sold"] + booked
