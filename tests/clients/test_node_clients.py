@@ -1,0 +1,92 @@
+"""Apollo Client, graphql-request and urql, as published on npm, against `eventhub serve`.
+
+One story per database: an organizer (graphql-request) opens an event, a customer
+(Apollo Client with the persisted-query and batch links) books it with a promo
+code and fetches the QR code, and the organizer scans it at the door (urql).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.clients.conftest import NodeScript
+from tests.e2e.conftest import ServerLauncher
+
+
+def operations(log: list[dict[str, Any]], name: str) -> list[tuple[str, bool, bool, int]]:
+    """(method, sent the text, sent the hash, status) of each request carrying `name`."""
+    return [
+        (request["method"], op["withQuery"], op["withHash"], request["status"])
+        for request in log
+        for op in request["operations"]
+        if op["name"] == name
+    ]
+
+
+async def test_standard_clients_book_and_scan_a_ticket(
+    start_server: ServerLauncher, run_node: NodeScript
+) -> None:
+    server = await start_server()
+
+    organizer = run_node("organizer.mjs", server.base_url)
+    event = organizer["event"]
+    assert organizer["createErrors"] == []
+    assert "ORGANIZER" in organizer["roles"]
+    assert organizer["status"] == "PUBLISHED"
+    assert organizer["forbidden"] == "FORBIDDEN"
+    assert organizer["browsed"]["totalCount"] == 1  # `first: null` is the default page
+    [tier] = event["ticketTypes"]
+
+    customer = run_node("customer.mjs", server.base_url, eventId=event["id"], tierId=tier["id"])
+    assert customer["browse"]["edges"][0]["node"]["name"] == "Node Conf"
+    assert customer["browseAgain"] == customer["browse"]
+    order = customer["order"]
+    assert customer["bookErrors"] == []
+    assert order["status"] == "PAID"
+    assert order["promoCode"] == "EARLY25"
+    assert Decimal(order["subtotal"]["amount"]) == Decimal("200.00")
+    assert Decimal(order["total"]["amount"]) == Decimal("150.00")
+    assert order["total"]["currency"] == "EUR"
+    assert order["payment"]["provider"] == "offline"
+    assert len(order["tickets"]) == 2
+    assert customer["qr"]["status"] == 200
+    assert customer["qr"]["type"].startswith("image/svg+xml")
+    assert "<svg" in customer["qr"]["svg"]
+    assert customer["eventByGet"]["sold"] == 2
+    assert customer["batched"]["event"]["remaining"] == 78  # the tier: 80 - 2
+    assert customer["batched"]["orders"]["totalCount"] == 1
+    assert customer["batched"]["keys"]["keys"]
+
+    apq = customer["requests"]["apq"]
+    # First sight of a document: hash only, PersistedQueryNotFound (HTTP 200), then the text.
+    assert operations(apq, "Browse") == [
+        ("POST", False, True, 200),
+        ("POST", True, True, 200),
+        ("POST", False, True, 200),  # a second client: the hash alone now runs it
+    ]
+    assert operations(apq, "Book") == [("POST", False, True, 200), ("POST", True, True, 200)]
+    by_get = customer["requests"]["get"]
+    assert operations(by_get, "Event") == [
+        ("GET", False, True, 200),
+        ("POST", True, True, 200),  # Apollo registers by POST, then GETs the hash
+        ("GET", False, True, 200),
+    ]
+    [batch] = customer["requests"]["batched"]
+    assert batch["method"] == "POST"
+    assert sorted(op["name"] for op in batch["operations"]) == ["Event", "Keys", "MyOrders"]
+
+    door = run_node(
+        "door.mjs",
+        server.base_url,
+        eventId=event["id"],
+        organizerToken=organizer["token"],
+        qrToken=order["tickets"][0]["qrToken"],
+    )
+    assert door["first"]["outcome"] == "VALID"
+    assert door["first"]["ticket"]["status"] == "USED"
+    assert door["second"]["outcome"] == "ALREADY_USED"
+    assert door["second"]["firstCheckedInAt"] == door["first"]["ticket"]["checkedInAt"]
+    assert door["anonymous"] == ["UNAUTHENTICATED"]
+    assert door["numbers"]["event"]["sold"] == 2
+    assert door["numbers"]["myEvents"]["totalCount"] == 1
