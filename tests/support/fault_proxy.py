@@ -73,6 +73,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._flowing: asyncio.Event | None = None
+        self._serving: set[asyncio.Task[None]] = set()
 
     # --- control (any thread) -----------------------------------------------------------------
 
@@ -154,10 +155,17 @@ class FaultProxy:
     async def _close(self) -> None:
         await self._stop_listening()
         await self._cut()
+        serving = [task for task in self._serving if not task.done()]
+        if serving:  # let each connection's task finish before the loop stops
+            await asyncio.wait(serving, timeout=5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._flowing is not None
         self.accepted += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
         pipe = _Pipe(writer)
         self._pipes.add(pipe)
         try:
