@@ -58,6 +58,7 @@ class World:
     organizer: Account
     buyer: Account
     event: dict[str, Any]
+    ticket_id: str
 
     def booking(self) -> dict[str, Any]:
         tier = self.event["ticketTypes"][0]["id"]
@@ -97,7 +98,11 @@ async def arrange(launch: Launchers, proxied_url: str, pg_url: str, workers: int
             promoCodes=[],
         )
         buyer = await client.register()
-    return World(server, elsewhere, organizer, buyer, event)
+        world = World(server, elsewhere, organizer, buyer, event, "")
+        booked = await client.post(RESERVE, world.booking(), buyer.token)
+    assert outcome_of(booked) == "PAID"
+    world.ticket_id = booked.json()["data"]["reserveTickets"]["order"]["tickets"][0]["id"]
+    return world
 
 
 async def ask(http: httpx.AsyncClient, world: World, index: int) -> Answer:
@@ -112,6 +117,17 @@ async def ask(http: httpx.AsyncClient, world: World, index: int) -> Answer:
     response = await http.post("/graphql", json=body, headers=headers)
     errors = response.json().get("errors") or [{}]
     code = (errors[0].get("extensions") or {}).get("code")
+    took = time.monotonic() - started
+    return Answer(response.status_code, code, response.headers.get("retry-after"), took)
+
+
+async def ask_qr(http: httpx.AsyncClient, world: World) -> Answer:
+    started = time.monotonic()
+    headers = {"authorization": f"Bearer {world.buyer.token}"}
+    response = await http.get(f"/tickets/{world.ticket_id}/qr", headers=headers)
+    code = (
+        response.json()["errors"][0]["extensions"]["code"] if response.status_code == 503 else None
+    )
     took = time.monotonic() - started
     return Answer(response.status_code, code, response.headers.get("retry-after"), took)
 
@@ -151,6 +167,7 @@ async def refused_while_down(world: World, proxy: FaultProxy) -> list[Answer]:
         assert first.seconds < FIRST_BOUND, first
         await until(lambda: outage_known(http), "an outage known to /readyz")
         answers = [first] + [await ask(http, world, i) for i in range(REQUESTS_DURING)]
+        answers.append(await ask_qr(http, world))  # a route beside GraphQL
     assert proxy.mode != "pass"
     assert {(a.status, a.code, a.retry_after) for a in answers} == {(503, "UNAVAILABLE", "2")}
     slowest = max(a.seconds for a in answers[1:])
