@@ -64,7 +64,7 @@ class RequestContext:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.session)
+        return Loaders(self.session, self.viewer)
 
     @property
     def ip(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from eventhub.models import Event, User
+from eventhub.models import Event
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor
 from eventhub.resolvers.paging import page_size
@@ -108,7 +108,7 @@ async def add_promo_code(ctx: RequestContext, event_id: str, data: NewPromoCode)
     )
 
 
-async def assign_staff(ctx: RequestContext, event_id: str, email: str) -> Result[User]:
+async def assign_staff(ctx: RequestContext, event_id: str, email: str) -> Result[None]:
     actor = await ctx.actor()
     return await attempt(
         lambda: events.assign_staff(ctx.session, _event_pk(event_id, "eventId"), email, actor)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from eventhub.auth.viewer import Viewer
 from eventhub.models import Event, OrderItem, Ticket, TicketType, User
 from eventhub.services import catalog, order_history, users
 
@@ -12,7 +15,7 @@ from eventhub.services import catalog, order_history, users
 class Loaders:
     """One instance per request; each loader issues one query per batch of keys."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, viewer: Callable[[], Awaitable[Viewer]]) -> None:
         self.user: DataLoader[int, User | None] = DataLoader(
             load_fn=lambda ids: users.load_users(session, list(ids))
         )
@@ -31,3 +34,14 @@ class Loaders:
         self.tickets_by_order: DataLoader[int, list[Ticket]] = DataLoader(
             load_fn=lambda ids: order_history.load_tickets(session, list(ids))
         )
+        # Per request, so per viewer: whose email this viewer may read (services/users.py).
+        self.email_visible: DataLoader[int, bool] = DataLoader(
+            load_fn=lambda ids: _email_visibility(session, viewer, ids)
+        )
+
+
+async def _email_visibility(
+    session: AsyncSession, viewer: Callable[[], Awaitable[Viewer]], ids: Sequence[int]
+) -> list[bool]:
+    who = await viewer()
+    return await users.email_visibility(session, who.user_id, "ADMIN" in who.roles, list(ids))

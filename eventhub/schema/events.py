@@ -103,4 +103,6 @@ class EventMutation:
 
     @strawberry.mutation(extensions=requires_role(*MANAGERS))
     async def assign_staff(self, info: Info, event_id: strawberry.ID, email: str) -> UserPayload:
-        return UserPayload.of(await events.assign_staff(info.context, event_id, email))
+        """`user` stays null: the answer must not tell whether the email has an account."""
+        result = await events.assign_staff(info.context, event_id, email)
+        return UserPayload(user=None, errors=errors_of(result.error))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.types import Info
 
 from eventhub import models
 from eventhub.auth.sign_in import TokenPair
@@ -19,24 +20,37 @@ from eventhub.services.users import Registration
 
 @strawberry.type
 class User(Node):
-    email: str
     name: str
     roles: list[Role]
     created_at: datetime
+    row: strawberry.Private[models.User]
+    # True when the account is the one just signed in (login, register, refresh):
+    # the request carries no token yet, but the email is theirs.
+    own: strawberry.Private[bool]
 
     @classmethod
-    def from_row(cls, row: models.User) -> User:
+    def from_row(cls, row: models.User, own: bool = False) -> User:
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
-            email=row.email,
             name=row.name,
             roles=[Role(r) for r in row.roles.split(",") if r],
             created_at=row.created_at,
+            row=row,
+            own=own,
         )
 
     @classmethod
     def maybe(cls, row: models.User | None) -> User | None:
         return None if row is None else cls.from_row(row)
+
+    @strawberry.field(
+        description="null unless the viewer is this user, an admin, or the organizer of an "
+        "event they bought"
+    )
+    async def email(self, info: Info) -> str | None:
+        if self.own or await info.context.loaders.email_visible.load(self.row.id):
+            return self.row.email
+        return None
 
 
 @strawberry.input
@@ -81,7 +95,7 @@ class AuthPayload:
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
             access_token_expires_at=pair.access_token_expires_at,
-            user=User.from_row(pair.user),
+            user=User.from_row(pair.user, own=True),
         )
 
 

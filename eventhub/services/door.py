@@ -34,6 +34,9 @@ class Validation:
     first_checked_in_at: datetime | None = None
 
 
+WRONG_EVENT = Validation("WRONG_EVENT")
+
+
 async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.Actor) -> None:
     """Assigned staff, the event's organizer and admins; anyone else is refused.
 
@@ -84,11 +87,13 @@ async def _admit(
 
 
 async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: int) -> Validation:
+    """Why a signed ticket of this event was not admitted. Another event's ticket is
+    WRONG_EVENT and nothing more: its buyer, status and id are not this door's business."""
     ticket = await session.get(Ticket, ticket_id, populate_existing=True)
     if ticket is None:
         return Validation("INVALID")
     if ticket.event_id != event_id:
-        return Validation("WRONG_EVENT", ticket)
+        return WRONG_EVENT
     if ticket.status == "VOID":
         return Validation("VOID", ticket)
     return Validation("ALREADY_USED", ticket, ticket.checked_in_at)
@@ -105,10 +110,9 @@ async def validate_ticket(
         await session.rollback()
         return Validation("INVALID")
     now = datetime.now(UTC)
-    admitted = None
-    if claims.event_id == event_id:
-        admitted = await _admit(session, claims.ticket_id, event_id, now, actor.user_id)
-    if admitted is not None:
+    if claims.event_id != event_id:
+        result = WRONG_EVENT  # the signed event id says so: the ticket is not even read
+    elif admitted := await _admit(session, claims.ticket_id, event_id, now, actor.user_id):
         result = Validation("VALID", admitted)
     else:
         result = await _outcome_after_miss(session, claims.ticket_id, event_id)
@@ -181,11 +185,13 @@ async def _apply_scan(
     except InvalidToken:
         return ScanResult(scan.token, "INVALID", None, None)
     at = scan.scanned_at if scan.scanned_at.tzinfo else scan.scanned_at.replace(tzinfo=UTC)
-    if claims.event_id == event_id and await _admit(
-        session, claims.ticket_id, event_id, at, actor.user_id
-    ):
+    if claims.event_id != event_id:
+        return ScanResult(scan.token, "WRONG_EVENT", None, None)  # nothing about that ticket
+    if await _admit(session, claims.ticket_id, event_id, at, actor.user_id):
         return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
     missed = await _outcome_after_miss(session, claims.ticket_id, event_id)
+    if missed.outcome in ("WRONG_EVENT", "INVALID"):
+        return ScanResult(scan.token, missed.outcome, None, None)
     if missed.outcome != "ALREADY_USED" or missed.first_checked_in_at is None:
         outcome = "DUPLICATE" if missed.outcome == "ALREADY_USED" else missed.outcome
         return ScanResult(scan.token, outcome, claims.ticket_id, missed.first_checked_in_at)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType, User
+from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
 from eventhub.services import audit, money, orders, promos, users
 from eventhub.services.errors import (
     Conflict,
@@ -321,12 +321,26 @@ async def add_promo_code(
 
 async def assign_staff(
     session: AsyncSession, event_id: int, email: str, actor: audit.Actor
-) -> User:
-    """Give an existing account the STAFF role and the right to scan this event."""
+) -> None:
+    """Give the account with this email the STAFF role and the right to scan this event.
+
+    The answer is the same whether or not the email has an account, so the
+    mutation cannot be used to learn who is registered; an unknown email is
+    only audited.
+    """
     await owned_event(session, event_id, actor)
     user = await users.find_by_email(session, email)
     if user is None:
-        raise NotFound("no account with this email", field="email")
+        audit.record(
+            session,
+            actor,
+            "event.assign_staff_unknown",
+            target_type="Event",
+            target_id=event_id,
+            details={"email": users.normalize_email(email)[:254]},
+        )
+        await session.commit()
+        return
     if "STAFF" not in user.role_set:
         user.roles = ",".join(users.normalize_roles([*user.role_set, "STAFF"]))
     already = await session.get(EventStaff, (event_id, user.id))
@@ -341,7 +355,6 @@ async def assign_staff(
             details={"user_id": user.id},
         )
     await session.commit()
-    return user
 
 
 async def is_staff(session: AsyncSession, event_id: int, user_id: int) -> bool:

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import RefreshToken, User
+from eventhub.models import Event, Order, RefreshToken, User
 from eventhub.models.users import ROLES
 from eventhub.services import audit
-from eventhub.services.errors import EmailTaken, NotFound, ValidationFailed
+from eventhub.services.errors import Conflict, EmailTaken, NotFound, ValidationFailed
 from eventhub.services.pagination import Page, fetch_page
 from eventhub.services.text_search import contains
 
@@ -139,11 +139,15 @@ def normalize_roles(roles: list[str]) -> list[str]:
 async def set_roles(
     session: AsyncSession, user_id: int, roles: list[str], actor: audit.Actor
 ) -> User:
+    """Replace a user's roles; never the last active admin's ADMIN."""
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("no such user", field="userId")
+    after = normalize_roles(roles)
+    if "ADMIN" not in after:
+        user = await _keep_an_admin(session, user, "drop the ADMIN role")
     before = user.roles
-    user.roles = ",".join(normalize_roles(roles))
+    user.roles = ",".join(after)
     audit.record(
         session,
         actor,
@@ -157,10 +161,14 @@ async def set_roles(
 
 
 async def deactivate(session: AsyncSession, user_id: int, actor: audit.Actor) -> User:
-    """Deactivate and revoke every refresh token, so no session of theirs survives."""
+    """Deactivate and revoke every refresh token, so no session of theirs survives.
+
+    The last active admin cannot be deactivated: nobody could then grant roles.
+    """
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("no such user", field="userId")
+    user = await _keep_an_admin(session, user, "be deactivated")
     if user.is_active:
         now = datetime.now(UTC)
         user.is_active = False
@@ -173,6 +181,34 @@ async def deactivate(session: AsyncSession, user_id: int, actor: audit.Actor) ->
         audit.record(session, actor, "user.deactivate", target_type="User", target_id=user_id)
         await session.commit()
     return user
+
+
+def _is_active_admin(user: User) -> bool:
+    return user.is_active and "ADMIN" in user.role_set
+
+
+async def _keep_an_admin(session: AsyncSession, user: User, change: str) -> User:
+    """Refuse a change that would leave no active admin; the user as it is now otherwise.
+
+    Every active admin's row is locked first (PostgreSQL, in id order: no deadlock),
+    so two admins stepping down at once cannot both see the other one remaining;
+    on SQLite every write transaction is already serialized (BEGIN IMMEDIATE).
+    """
+    if not _is_active_admin(user):
+        return user
+    locked = await session.scalars(
+        select(col(User.id))
+        .where(col(User.is_active), col(User.roles).contains("ADMIN"))
+        .order_by(col(User.id))
+        .with_for_update()
+    )
+    others = set(locked.all()) - {user.id}
+    fresh = await session.get(User, user.id, populate_existing=True)
+    assert fresh is not None  # users are deactivated, never deleted
+    if _is_active_admin(fresh) and not others:
+        await session.rollback()
+        raise Conflict(f"the last active admin cannot {change}", field="userId")
+    return fresh
 
 
 async def list_users(
@@ -196,6 +232,40 @@ async def load_users(session: AsyncSession, ids: list[int]) -> list[User | None]
     rows = await session.scalars(select(User).where(col(User.id).in_(ids)))
     by_id = {u.id: u for u in rows}
     return [by_id.get(i) for i in ids]
+
+
+# Orders that make their buyer a customer of the event's organizer, who may then write to them.
+EMAIL_SHARING_ORDER_STATUSES = ("PAID", "REFUNDED")
+
+
+async def email_visibility(
+    session: AsyncSession, viewer_id: int | None, viewer_is_admin: bool, user_ids: list[int]
+) -> list[bool]:
+    """Whether the viewer may read each user's email, in the order asked (one query at most).
+
+    Their own, anyone's for an admin, and the buyers (PAID or REFUNDED orders) of
+    events the viewer organizes; nobody else's. So an organizer's address is never
+    public: it shows only to admins and to organizers they bought tickets from.
+    """
+    if viewer_id is None:
+        return [False] * len(user_ids)
+    if viewer_is_admin:
+        return [True] * len(user_ids)
+    others = {i for i in user_ids if i != viewer_id}
+    buyers: set[int] = set()
+    if others:
+        rows = await session.scalars(
+            select(col(Order.buyer_id))
+            .join(Event, col(Event.id) == col(Order.event_id))
+            .where(
+                col(Event.organizer_id) == viewer_id,
+                col(Order.buyer_id).in_(others),
+                col(Order.status).in_(EMAIL_SHARING_ORDER_STATUSES),
+            )
+            .distinct()
+        )
+        buyers = set(rows.all())
+    return [i == viewer_id or i in buyers for i in user_ids]
 
 
 async def ensure_admin(

@@ -171,11 +171,9 @@ async def test_assigning_staff_gives_the_staff_role(client: GraphQLClient) -> No
     organizer, helper = await client.register(organizer=True), await client.register()
     event = await create_event(client, organizer)
     assigned = await call(client, ASSIGN, organizer.token, id=event["id"], email=helper.email)
-    assert assigned["errors"] == []
-    assert set(assigned["user"]["roles"]) == {"CUSTOMER", "STAFF"}
-    assert "STAFF" in (await client.data("{ me { roles } }", token=helper.token))["me"]["roles"]
-    nobody = await call(client, ASSIGN, organizer.token, id=event["id"], email="no@example.com")
-    assert errors(nobody) == [("NOT_FOUND", "email")]
+    assert assigned == {"user": None, "errors": []}  # as for an unknown email (tests/security)
+    me = (await client.data("{ me { roles } }", token=helper.token))["me"]
+    assert set(me["roles"]) == {"CUSTOMER", "STAFF"}
 
 
 async def test_another_organizer_is_refused_and_the_attempt_is_audited(

@@ -74,8 +74,7 @@ async def assign_staff(
 ) -> None:
     variables = {"eventId": event["id"], "email": staff.email}
     payload = (await client.data(ASSIGN_STAFF, variables, organizer.token))["assignStaff"]
-    assert payload["errors"] == []
-    assert "STAFF" in payload["user"]["roles"]
+    assert payload == {"user": None, "errors": []}
 
 
 async def open_door(client: GraphQLClient, seats: int = 2, **event: Any) -> Door:
@@ -205,8 +204,7 @@ async def test_a_ticket_for_another_event_is_wrong_event_and_still_admits_at_its
 
     wrong = await validate(client, other["id"], door.tokens[0], door.staff)
     assert wrong["outcome"] == "WRONG_EVENT"
-    assert (wrong["ticket"]["id"], wrong["ticket"]["status"]) == (door.ticket_ids[0], "VALID")
-    assert wrong["ticket"]["event"]["id"] == door.event["id"]
+    assert wrong["ticket"] is None  # nothing about the other event's ticket (tests/security)
     assert [row[1] for row in await stored_tickets(session)] == ["VALID", "VALID"]
 
     right = await validate(client, door.event["id"], door.tokens[0], door.staff)
