@@ -48,6 +48,8 @@ class RequestContext:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # A persisted document's id (its text never changes): parsed and validated once per process.
+    document_id: str | None = None
     _session: AsyncSession | None = None
     _viewer: Viewer | None = None
     _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -9,7 +9,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
@@ -30,6 +29,7 @@ from eventhub.schema.live import Subscription
 from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
+from eventhub.schema.persisted_documents import ParseOnce, PreparedDocuments, ValidateOnce
 from eventhub.schema.scalars import SCALAR_MAP
 from eventhub.schema.shared_execution import SharedEventExecutor
 from eventhub.schema.users import User
@@ -122,8 +122,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         execution_context_class=SharedEventExecutor,
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[
-            partial(ParserCache, maxsize=512),
-            partial(ValidationCache, maxsize=512),
+            PreparedDocuments,
+            partial(ParseOnce, maxsize=512),
+            partial(ValidateOnce, maxsize=512),
             partial(QueryLimitsExtension, limits),
             OperationMetrics,
         ],

@@ -129,6 +129,7 @@ class GraphQLHTTP:
         context = RequestContext(app=self.state, request=request)
         try:
             resolved = await self.persisted.resolve(operation, context)
+            context.document_id = resolved.document_id
             result: ExecutionResult = await self.schema.execute(
                 resolved.query,
                 variable_values=operation.variables,

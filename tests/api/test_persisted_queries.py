@@ -296,3 +296,66 @@ def test_the_cli_loads_a_manifest_once(
     assert cli.main(["documents", "add", str(invalid)]) == 2
     assert "Cannot query field 'nope'" in capsys.readouterr().err
     assert cli.main(["documents", "add", str(tmp_path / "missing.json")]) == 2
+
+
+# --- persisted documents skip parsing and validation ---------------------------------------------
+
+
+class WorkCounter:
+    """Counts real parses and validations; `forget` empties the text-keyed caches first."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import graphql.language.parser as parser
+        import strawberry.schema.schema as strawberry_schema
+
+        self.counts = {"parse": 0, "validate": 0}
+        parse_document = parser.Parser.parse_document
+        validate = strawberry_schema.validate
+
+        def counted_parse(parser_self: Any) -> Any:
+            self.counts["parse"] += 1
+            return parse_document(parser_self)
+
+        def counted_validate(*args: Any, **kwargs: Any) -> Any:
+            self.counts["validate"] += 1
+            return validate(*args, **kwargs)
+
+        monkeypatch.setattr(parser.Parser, "parse_document", counted_parse)
+        monkeypatch.setattr(strawberry_schema, "validate", counted_validate)
+
+    def forget(self) -> None:
+        from strawberry.extensions.parser_cache import _get_parse_cache
+        from strawberry.extensions.validation_cache import _get_validate_cache
+
+        _get_parse_cache(512).cache_clear()
+        _get_validate_cache(512).cache_clear()
+        self.counts.update(parse=0, validate=0)
+
+
+async def test_a_persisted_document_is_parsed_and_validated_once(
+    app: Any, client: GraphQLClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    work = WorkCounter(monkeypatch)
+    document = f"query Once {{ events(first: 3) {{ totalCount }} }} # {tmp_path.name}"
+    await load(app, {f"trusted-{tmp_path.name}": document})
+    work.forget()
+    first = await client.http.post("/graphql", json={"documentId": f"trusted-{tmp_path.name}"})
+    assert first.json() == {"data": {"events": {"totalCount": 0}}}
+    assert work.counts == {"parse": 1, "validate": 1}
+
+    for _ in range(3):
+        work.forget()  # no text cache can help
+        again = await client.http.post("/graphql", json={"documentId": f"trusted-{tmp_path.name}"})
+        assert again.json() == first.json()
+        assert work.counts == {"parse": 0, "validate": 0}
+
+    apq = f"query OnceApq {{ events(first: 4) {{ totalCount }} }} # {tmp_path.name}"
+    await client.http.post("/graphql", json=persisted(apq, with_text=True))
+    work.forget()
+    by_hash = await client.http.post("/graphql", json=persisted(apq))
+    assert by_hash.json() == {"data": {"events": {"totalCount": 0}}}
+    assert work.counts == {"parse": 0, "validate": 0}
+
+    work.forget()
+    await client.http.post("/graphql", json={"query": apq})  # the same text, not by its id
+    assert work.counts == {"parse": 1, "validate": 1}
