@@ -282,6 +282,7 @@ def eventhub_server(
         EVENTHUB_PASSWORD_HASH_TIME_COST="1",
         EVENTHUB_PASSWORD_HASH_MEMORY_KIB="1024",
         EVENTHUB_RATE_LIMIT="1000000/second",
+        EVENTHUB_MAX_SOCKETS_PER_ADDRESS="100000",  # every subscriber is on 127.0.0.1
         EVENTHUB_LOG_LEVEL="WARNING",
     )
     env.update({f"EVENTHUB_{name.upper()}": value for name, value in (settings or {}).items()})

@@ -69,13 +69,16 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("./uploads")
     max_upload_bytes: int = Field(5_242_880, ge=1)
     # Bounded resources per request and per client (web/body_limit.py, web/http_protocol.py,
-    # cli.py's serve): what one stranger can make a worker hold.
+    # web/socket_guard.py, cli.py's serve): what one stranger can make a worker hold.
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_ws_message_bytes: int = Field(262_144, ge=1024)
     http_header_timeout: float = Field(10.0, gt=0)
     http_body_timeout: float = Field(30.0, gt=0)
     http_keep_alive_timeout: int = Field(5, ge=1)
     max_connections: int = Field(2048, ge=1)
+    max_sockets_per_address: int = Field(50, ge=1)
+    max_subscriptions_per_socket: int = Field(20, ge=1)
+    anonymous_subscription_seconds: float = Field(3600.0, gt=0)
     max_tickets_per_tier: int = Field(10, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
     live_fanout_share: float = Field(0.25, gt=0, le=1)

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
-from eventhub.resolvers.results import SessionExpired
+from eventhub.resolvers.results import SessionExpired, SubscriptionExpired
 from eventhub.services import events
 from eventhub.services.errors import PermissionDenied
 from eventhub.services.live import HUB
 from eventhub.services.live_state import LiveState
+from eventhub.settings import Settings
 
 
 async def _event_pk(ctx: RequestContext, event_id: str, *, sales: bool) -> int:
@@ -34,39 +35,52 @@ Express = Callable[[LiveState], bool]
 async def watch(
     ctx: RequestContext, event_id: str, *, sales: bool, express: Express | None = None
 ) -> AsyncIterator[LiveState]:
-    """Current state first, then each coalesced change; ends when the access token expires.
+    """Current state first, then each coalesced change; ends when its lifetime does.
 
-    `express` may deliver a state without it being yielded (see `Mailbox`); never
-    once the token has expired: that state then comes here and ends the subscription.
+    A signed-in subscription ends when its access token expires; an anonymous
+    one after EVENTHUB_ANONYMOUS_SUBSCRIPTION_SECONDS, so that a stranger's
+    forgotten subscriptions do not stay open forever. `express` may deliver a
+    state without it being yielded (see `Mailbox`); never after the end: that
+    state then comes here and ends the subscription.
     """
     pk = await _event_pk(ctx, event_id, sales=sales)
-    expires_at = (await ctx.viewer()).expires_at
+    ends_at, ending = _lifetime((await ctx.viewer()).expires_at, ctx.settings)
     gauge = SUBSCRIPTIONS_OPEN.labels("salesUpdated" if sales else "capacityChanged")
     gauge.inc()
     try:
-        async for state in _follow(pk, expires_at, _until(expires_at, express)):
+        async for state in _follow(pk, ends_at, ending, _until(ends_at, express)):
             yield state
     finally:
         gauge.dec()
 
 
-def _until(expires_at: int | None, express: Express | None) -> Express | None:
-    if express is None or expires_at is None:
+def _lifetime(token_expires_at: int | None, settings: Settings) -> tuple[float, Exception]:
+    """When the subscription ends, and the error it ends with."""
+    if token_expires_at is not None:
+        return token_expires_at, SessionExpired(
+            "the access token expired; subscribe again with a new one"
+        )
+    seconds = settings.anonymous_subscription_seconds
+    return time.time() + seconds, SubscriptionExpired(
+        f"anonymous subscriptions last at most {seconds:g} s; subscribe again"
+    )
+
+
+def _until(ends_at: float, express: Express | None) -> Express | None:
+    if express is None:
         return express
     deliver = express
-    return lambda state: time.time() < expires_at and deliver(state)
+    return lambda state: time.time() < ends_at and deliver(state)
 
 
 async def _follow(
-    pk: int, expires_at: int | None, express: Express | None
+    pk: int, ends_at: float, ending: Exception, express: Express | None
 ) -> AsyncIterator[LiveState]:
     async with HUB.subscribe(pk, express) as mailbox:
-        while expires_at is None:  # anonymous: nothing to expire, no timer per message
-            yield await mailbox.get()
         while True:
-            timeout = expires_at - time.time()
+            timeout = ends_at - time.time()
             if timeout <= 0:
-                raise SessionExpired("the access token expired; subscribe again with a new one")
+                raise ending
             try:
                 async with asyncio.timeout(timeout):  # no task per message, unlike wait_for
                     state = await mailbox.get()

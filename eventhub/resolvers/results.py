@@ -15,6 +15,10 @@ class SessionExpired(Exception):
     """The access token behind a live subscription ran out: the client must sign in again."""
 
 
+class SubscriptionExpired(Exception):
+    """An anonymous subscription lived EVENTHUB_ANONYMOUS_SUBSCRIPTION_SECONDS: subscribe again."""
+
+
 class BadUserInput(Exception):
     """A malformed argument (bad cursor, `first` out of range): a GraphQL error, not data."""
 

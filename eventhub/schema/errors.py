@@ -12,7 +12,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from eventhub.models.outage import is_outage
-from eventhub.resolvers.results import BadUserInput, SessionExpired
+from eventhub.resolvers.results import BadUserInput, SessionExpired, SubscriptionExpired
 from eventhub.services.errors import DomainError, PermissionDenied
 
 logger = logging.getLogger("eventhub.graphql")
@@ -36,6 +36,8 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         return classify(original, request_id)
     if isinstance(original, SessionExpired):
         return _with_code(error, "UNAUTHENTICATED", str(original))
+    if isinstance(original, SubscriptionExpired):
+        return _with_code(error, "SUBSCRIPTION_EXPIRED", str(original))
     if isinstance(original, PermissionDenied):
         return _with_code(error, "FORBIDDEN", str(original) or "not allowed")
     if isinstance(original, (BadUserInput, DomainError)):

@@ -50,6 +50,7 @@ from eventhub.web.outage import DatabaseOutageMiddleware
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
 from eventhub.web.schema_sdl import schema_route
+from eventhub.web.socket_guard import SocketGuard
 from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_upload_bytes=settings.max_upload_bytes,
                 body_timeout=settings.http_body_timeout,
             ),
+            Middleware(SocketGuard, max_sockets_per_address=settings.max_sockets_per_address),
             Middleware(
                 RateLimitMiddleware,
                 limiter=RateLimiter(*settings.rate_limit_per_second),

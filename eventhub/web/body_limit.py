@@ -46,8 +46,8 @@ class BodyRefused(Exception):
 
     @classmethod
     def too_large(cls, limit: int) -> BodyRefused:
-        return cls(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes",
-                   maxBytes=limit)  # fmt: skip
+        message = f"the request body is larger than {limit} bytes"
+        return cls(413, "PAYLOAD_TOO_LARGE", message, maxBytes=limit)
 
     @classmethod
     def too_slow(cls, seconds: float) -> BodyRefused:

@@ -29,6 +29,8 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
             keep_alive=True,
             keep_alive_interval=15,
             allowed_origins=origins,  # browser pages on EVENTHUB_CORS_ORIGINS may open sockets
+            # more on one socket get an `error` message (see web/socket_guard.py)
+            max_subscriptions_per_connection=state.settings.max_subscriptions_per_socket,
         )
         self.state = state
 

@@ -112,6 +112,7 @@ def server_environment(database_url: str, **settings: str | float) -> dict[str, 
         EVENTHUB_PASSWORD_HASH_TIME_COST="1",
         EVENTHUB_PASSWORD_HASH_MEMORY_KIB="1024",
         EVENTHUB_RATE_LIMIT="1000000/minute",  # 500 customers share one IP here
+        EVENTHUB_MAX_SOCKETS_PER_ADDRESS="100000",  # and so do the subscribers
         EVENTHUB_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
