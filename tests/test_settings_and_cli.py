@@ -185,7 +185,7 @@ async def test_create_admin_makes_or_promotes_admins_who_can_sign_in(
 
     customer = await client.register()
     promoted = await run_cli_async(
-        tmp_path, "create-admin", "--email", customer.email, "--password", "whatever-1234",
+        tmp_path, "create-admin", "--email", customer.email, "--password", "whatever-plum-1234",
         EVENTHUB_DATABASE_URL=database_url,
     )  # fmt: skip
     assert promoted.returncode == 0, promoted.stderr

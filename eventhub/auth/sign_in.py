@@ -39,6 +39,7 @@ class Authenticator:
         self, session: AsyncSession, data: users.Registration, actor: audit.Actor
     ) -> TokenPair:
         data = users.validate_registration(data)
+        await session.commit()  # hand any connection back: argon2 may queue for a while
         password_hash = await self.hasher.hash(data.password)
         user = await users.create_user(session, data, password_hash, actor)
         return await self._issue(session, user)
@@ -47,6 +48,9 @@ class Authenticator:
         self, session: AsyncSession, email: str, password: str, actor: audit.Actor
     ) -> TokenPair:
         user = await users.find_by_email(session, email)
+        # End the read's transaction before argon2: a login waiting for a hashing slot
+        # must not hold a pooled connection that other requests need.
+        await session.commit()
         if user is None:
             await self.hasher.verify_nobody(password)
         ok = user is not None and await self.hasher.verify(user.password_hash, password)

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from zxcvbn import zxcvbn
 
 from eventhub.models import Event, Order, RefreshToken, User
 from eventhub.models.users import ROLES
@@ -20,6 +21,8 @@ from eventhub.services.text_search import contains
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
+MIN_PASSWORD_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline attack"
+ZXCVBN_MAX_INPUT = 72  # zxcvbn refuses longer input; the first 72 characters decide
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 SELF_ASSIGNABLE_ROLES = frozenset({"CUSTOMER", "ORGANIZER"})
@@ -40,7 +43,7 @@ def normalize_email(email: str) -> str:
 
 
 def check_password_policy(password: str, email: str) -> None:
-    """At least 10 characters and not the email (or its local part), any case."""
+    """At least 10 characters, not the email (or its local part), and hard to guess."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
@@ -53,6 +56,20 @@ def check_password_policy(password: str, email: str) -> None:
     email = normalize_email(email)
     if lowered in (email, email.split("@", 1)[0]):
         raise ValidationFailed("password must not be your email address", field="password")
+    check_password_strength(password, email)
+
+
+def check_password_strength(password: str, email: str) -> None:
+    """Refuse what zxcvbn rates below 3: common words, repeats, sequences, the email itself."""
+    local = email.split("@", 1)[0]
+    words = [w for w in re.split(r"[^a-z0-9]+", local) if w]
+    user_inputs = [email, local, "".join(words), *words]
+    strength = zxcvbn(password[:ZXCVBN_MAX_INPUT], user_inputs=user_inputs)
+    if strength["score"] < MIN_PASSWORD_SCORE:
+        feedback = strength["feedback"]
+        hint = feedback.get("warning") or " ".join(feedback.get("suggestions") or [])
+        message = "password is too easy to guess"
+        raise ValidationFailed(f"{message}: {hint}" if hint else message, field="password")
 
 
 def validate_registration(data: Registration) -> Registration:
