@@ -50,6 +50,8 @@ class RequestContext:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # A persisted document's id (its text never changes): parsed and validated once per process.
     document_id: str | None = None
+    # The document came from the trusted-documents manifest the operator loaded.
+    trusted_document: bool = False
     _session: AsyncSession | None = None
     _viewer: Viewer | None = None
     _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

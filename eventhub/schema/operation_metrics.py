@@ -1,7 +1,8 @@
-"""Counts and times GraphQL operations, labelled by root field (bounded by the schema).
+"""Counts and times GraphQL operations, labelled only by names the server knows.
 
-Client-chosen operation names would let anyone mint new label values, so
-the label is the operation's root field names instead (e.g. "reserveTickets").
+Client-chosen operation names would let anyone mint new label values, so the
+label is the operation's one root field (e.g. "reserveTickets"), or a trusted
+document's operation name; everything else is "other".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from strawberry.extensions import SchemaExtension
 from eventhub.metrics import GRAPHQL_LATENCY, GRAPHQL_OPERATIONS
 
 MAX_LABEL = 80
+OTHER = "other"
 
 
 class OperationMetrics(SchemaExtension):
@@ -28,22 +30,27 @@ class OperationMetrics(SchemaExtension):
         GRAPHQL_LATENCY.labels(label, kind).observe(time.perf_counter() - started)
 
     def _describe(self) -> tuple[str, str]:
-        """(root fields, operation kind) of the operation that ran; "invalid" otherwise.
+        """(label, operation kind): a name the server knows, else "other".
 
-        Only names the schema defines become labels: an unknown field (a document
-        that failed validation) must not mint a new time series.
+        A label is the one root field the operation selects (the schema's names),
+        or the operation name of a trusted document (the operator's manifest).
+        Anything a client invents (operation names, unknown fields, combinations
+        of root fields) counts as "other", so no request can mint a time series.
         """
         context = self.execution_context
         document = context.graphql_document
         operation = get_operation_ast(document, context.operation_name) if document else None
         if operation is None:
-            return "invalid", "unknown"
+            return OTHER, "unknown"
         kind = operation.operation.value
+        trusted = bool(getattr(context.context, "trusted_document", False))
+        if trusted and operation.name is not None:
+            return operation.name.value[:MAX_LABEL], kind
         root = context.schema._schema.get_root_type(operation.operation)
         names = {
             s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
         }
-        known = set(root.fields) | {"__typename", "__schema", "__type"} if root else set()
-        if not names <= known:
-            return "invalid", kind
-        return ",".join(sorted(names))[:MAX_LABEL] or "-", kind
+        if root is None or len(names) != 1 or len(operation.selection_set.selections) != 1:
+            return OTHER, kind
+        [name] = names
+        return (name if name in root.fields else OTHER), kind

@@ -130,6 +130,7 @@ class GraphQLHTTP:
         try:
             resolved = await self.persisted.resolve(operation, context)
             context.document_id = resolved.document_id
+            context.trusted_document = resolved.trusted  # its operation name may label metrics
             result: ExecutionResult = await self.schema.execute(
                 resolved.query,
                 variable_values=operation.variables,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventhub.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -81,8 +82,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _authorized(request: Request, token: str) -> bool:
+    """EVENTHUB_METRICS_TOKEN, when set, must come as `Authorization: Bearer <token>`."""
+    if not token:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 async def metrics(request: Request) -> Response:
-    folder = request.app.state.eventhub.settings.prometheus_multiproc_dir
+    settings = request.app.state.eventhub.settings
+    if not _authorized(request, settings.metrics_token):
+        return JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "a metrics token is required",
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                ]
+            },
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="metrics"'},
+        )
+    folder = settings.prometheus_multiproc_dir
     if folder:
         forget_dead_workers(folder)
         registry = CollectorRegistry()

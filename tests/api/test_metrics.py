@@ -109,8 +109,9 @@ async def test_a_graphql_operation_is_counted_and_timed_under_its_root_fields(
     assert operations(after, "myOrders", "query", "error") == (
         operations(before, "myOrders", "query", "error") + 1
     )
-    assert operations(after, "events,me", "query", "ok") == (
-        operations(before, "events,me", "query", "ok") + 1
+    # several root fields: "other" (a label per combination would be unbounded)
+    assert operations(after, "other", "query", "ok") == (
+        operations(before, "other", "query", "ok") + 1
     )
     http = {"method": "POST", "route": "/graphql", "status": "200"}
     assert after.value("eventhub_http_requests_total", **http) == (
