@@ -7,11 +7,15 @@ code and fetches the QR code, and the organizer scans it at the door (urql).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tests.clients.conftest import NodeScript
-from tests.e2e.conftest import ServerLauncher
+from tests.e2e.conftest import ServerLauncher, server_environment
 
 
 def operations(log: list[dict[str, Any]], name: str) -> list[tuple[str, bool, bool, int]]:
@@ -90,3 +94,29 @@ async def test_standard_clients_book_and_scan_a_ticket(
     assert door["anonymous"] == ["UNAUTHENTICATED"]
     assert door["numbers"]["event"]["sold"] == 2
     assert door["numbers"]["myEvents"]["totalCount"] == 1
+
+
+async def test_an_app_built_with_trusted_documents_runs_them_by_hash_alone(
+    start_server: ServerLauncher, run_node: NodeScript, e2e_database_url: str, tmp_path: Path
+) -> None:
+    server = await start_server(trusted_documents_only=1)
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_text(json.dumps(run_node("trusted.mjs", server.base_url, mode="manifest")))
+    added = subprocess.run(
+        [sys.executable, "-m", "eventhub.cli", "documents", "add", str(manifest)],
+        cwd=tmp_path,
+        env=server_environment(e2e_database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "1 trusted documents added" in added.stdout
+
+    app = run_node("trusted.mjs", server.base_url)
+    assert app["browse"] == {"__typename": "EventConnection", "totalCount": 0}
+    assert operations(app["requests"], "TrustedBrowse") == [("POST", False, True, 200)]
+    assert app["refused"]["codes"] == ["FORBIDDEN"]
+    # The improvised document is refused at its hash: no point asking for its text.
+    assert operations(app["requests"], "Improvised") == [("POST", False, True, 403)]
