@@ -96,21 +96,26 @@ async def test_standard_clients_book_and_scan_a_ticket(
     assert door["numbers"]["myEvents"]["totalCount"] == 1
 
 
+def add_documents(manifest: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    """`eventhub documents add MANIFEST` on the server's database, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "eventhub.cli", "documents", "add", str(manifest)],
+        cwd=manifest.parent,
+        env=server_environment(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 async def test_an_app_built_with_trusted_documents_runs_them_by_hash_alone(
     start_server: ServerLauncher, run_node: NodeScript, e2e_database_url: str, tmp_path: Path
 ) -> None:
     server = await start_server(trusted_documents_only=1)
     manifest = tmp_path / "persisted-documents.json"
     manifest.write_text(json.dumps(run_node("trusted.mjs", server.base_url, mode="manifest")))
-    added = subprocess.run(
-        [sys.executable, "-m", "eventhub.cli", "documents", "add", str(manifest)],
-        cwd=tmp_path,
-        env=server_environment(e2e_database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    added = add_documents(manifest, e2e_database_url)
     assert added.returncode == 0, added.stderr
     assert "1 trusted documents added" in added.stdout
 
