@@ -108,9 +108,14 @@ async def test_sigterm_finishes_bookings_in_flight_closes_sockets_with_1012_and_
         await asyncio.wait_for(socket.connection.wait_closed(), WAIT)
         close_code = socket.close_code
     exit_code = await asyncio.to_thread(server.process.wait, EXIT_WAIT)
+    assert load.signalled_at is not None
+    stopped_in = time.monotonic() - load.signalled_at
 
     outcomes = Counter(load.outcomes)
-    print(f"\nbookings: {dict(outcomes)}; answered after SIGTERM: {load.answered_after_signal}")
+    print(
+        f"\nbookings: {dict(outcomes)}; answered after SIGTERM: {load.answered_after_signal}; "
+        f"exited {exit_code} {stopped_in:.2f}s after SIGTERM"
+    )
     assert set(outcomes) <= {"PAID"}, outcomes  # no booking cut off, none refused
     assert load.answered_after_signal > 0, "nothing was in flight when SIGTERM arrived"
     assert close_code == 1012
