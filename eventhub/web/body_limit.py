@@ -22,8 +22,9 @@ checked against the upload cap on its own where it is stored.
 
 The answer is a request-level GraphQL error, as the contract shapes them:
 `{"errors": [{"message": ..., "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}`
-(`REQUEST_TIMEOUT` for the deadline), with `Connection: close`, since the
-unread rest of the body cannot be skipped.
+(`REQUEST_TIMEOUT` for the deadline). Under `eventhub serve` the unread rest
+of the body is then drained and dropped for a few seconds, so that a client
+still writing it reads the answer rather than a reset (`http_protocol.py`).
 """
 
 from __future__ import annotations
@@ -124,13 +125,12 @@ def declared_length(headers: Headers) -> int | None:
 
 
 async def refuse(send: Send, refusal: BodyRefused) -> None:
-    """The contract's request-level error, and the connection closed after it."""
+    """The contract's request-level error."""
     error = {"message": refusal.message, "extensions": {"code": refusal.code, **refusal.extensions}}
     body = json.dumps({"errors": [error]}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

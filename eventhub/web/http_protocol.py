@@ -9,6 +9,12 @@ from the connection's opening) to finish its headers, then answers 408 and
 closes; and refuses headers past MAX_HEADER_BYTES with 431 (llhttp itself sets
 no bound). The body's own deadline and size cap are `body_limit.py`'s; idle
 keep-alive connections are closed by uvicorn after EVENTHUB_HTTP_KEEP_ALIVE_TIMEOUT.
+
+A response sent before its request's body was read (a 413 or 408 from
+`body_limit.py`) would, closed at once, reach most clients as a reset: they
+write the whole body before reading. So the rest of the body is read and
+dropped (uvicorn keeps none of it) for at most DRAIN_SECONDS, then the
+connection is closed; a body that ends in time leaves it open for the next request.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from eventhub.settings import get_settings
 
 MAX_HEADER_BYTES = 65_536  # the request line and every header of one request
 LINGER_SECONDS = 1.0  # after a refusal, what the client still sends is read and dropped
+DRAIN_SECONDS = 10.0  # after an answer that came before the body, the rest may take this long
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -47,6 +54,7 @@ class EventHubHttpProtocol(HttpToolsProtocol):
         self.header_bytes = 0
         self.headers_too_large = False
         self.refused = False
+        self.drain_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,6 +66,7 @@ class EventHubHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
+        self._stop_draining()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -76,6 +85,26 @@ class EventHubHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_header_deadline()
         super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+            # Answered before the body was in: drop the rest as it comes, for a while.
+            self.drain_deadline = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self.drain_deadline is not None:  # drained in time: idle until the next request
+            self._stop_draining()
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def _stop_draining(self) -> None:
+        if self.drain_deadline is not None:
+            self.drain_deadline.cancel()
+            self.drain_deadline = None
 
     def send_400_response(self, msg: str) -> None:
         if not self.headers_too_large:

@@ -16,6 +16,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +33,7 @@ HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
 WS_MESSAGE_BYTES = 4096
 SLOW_CLIENTS = 20
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -140,11 +142,41 @@ async def test_a_declared_oversized_body_is_refused_before_a_byte_of_it_is_sent(
             b"POST /graphql HTTP/1.1\r\nHost: eventhub\r\ncontent-type: application/json\r\n"
             b"content-length: 20971520\r\n\r\n"
         )
-        async with asyncio.timeout(WAIT):
-            answer = await reader.read()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413 "), answer
-    assert json.loads(body)["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        status, body = await response_of(reader)
+    assert status == 413
+    assert body["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def response_of(reader: asyncio.StreamReader) -> tuple[int, Any]:
+    """The status and JSON body of one response (the connection may stay open)."""
+    async with asyncio.timeout(WAIT):
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
+        body = await reader.readexactly(int(headers["content-length"]))
+    return int(lines[0].split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_client_that_writes_its_whole_oversized_body_first_reads_the_413(
+    live: SharedServer, chunked: bool
+) -> None:
+    """httpx, like most clients, sends the whole body before reading: it must get the answer,
+    not a reset, and its connection serves the next request."""
+    body = json.dumps({"query": "{ __typename } #" + "x" * 4_000_000}).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 65_536):
+            yield body[start : start + 65_536]
+
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(base_url=live.server.base_url, limits=limits) as http:
+        content = pieces() if chunked else body
+        refused = await http.post("/graphql", content=content, headers=JSON)
+        after = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert after.json() == {"data": {"__typename": "Query"}}
 
 
 async def test_a_body_that_stops_arriving_is_answered_408(live: SharedServer) -> None:
@@ -153,11 +185,9 @@ async def test_a_body_that_stops_arriving_is_answered_408(live: SharedServer) ->
             b"POST /graphql HTTP/1.1\r\nHost: eventhub\r\ncontent-type: application/json\r\n"
             b'content-length: 100\r\n\r\n{"query": '
         )
-        async with asyncio.timeout(WAIT):
-            answer = await reader.read()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 408 "), answer
-    assert json.loads(body)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+        status, body = await response_of(reader)
+    assert status == 408
+    assert body["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
 
 
 async def read_until_closed(socket: ClientConnection) -> None:
