@@ -99,8 +99,9 @@ def _add_ticket_commands(commands: Any) -> None:
     key_commands.add_parser(
         "rotate", help="sign with a new key; old keys keep verifying"
     ).set_defaults(handler=_keys_rotate)
-    retire = key_commands.add_parser("retire", help="stop accepting an old key")
-    retire.add_argument("--kid", required=True)
+    retire = key_commands.add_parser("retire", help="stop accepting an old key, everywhere")
+    retire.add_argument("kid", nargs="?", help="the key id (`eventhub keys list`)")
+    retire.add_argument("--kid", dest="kid_option", help="the same, as an option")
     retire.set_defaults(handler=_keys_retire)
 
     tickets = commands.add_parser("tickets", help="tickets for offline scanners")
@@ -190,7 +191,11 @@ def _keys_rotate(settings: Settings, _args: argparse.Namespace) -> int:
 def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
     from eventhub import ticket_keys
 
-    return ticket_keys.retire(settings, args.kid)
+    kid = args.kid or args.kid_option
+    if not kid:
+        print("eventhub keys retire: give the key id (eventhub keys list)", file=sys.stderr)
+        return 2
+    return asyncio.run(ticket_keys.retire(settings, kid))
 
 
 def _tickets_export(settings: Settings, args: argparse.Namespace) -> int:

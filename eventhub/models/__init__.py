@@ -5,6 +5,7 @@ from eventhub.models.documents import TrustedDocument
 from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
 from eventhub.models.orders import Order, OrderItem
 from eventhub.models.payments import ProcessedProviderEvent
+from eventhub.models.ticket_keys import RetiredTicketKey
 from eventhub.models.tickets import Ticket
 from eventhub.models.users import RefreshToken, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "ProcessedProviderEvent",
     "PromoCode",
     "RefreshToken",
+    "RetiredTicketKey",
     "Ticket",
     "TicketType",
     "TrustedDocument",

@@ -89,6 +89,14 @@ class TicketSigner:
             raise ValueError("EVENTHUB_TICKET_SIGNING_KEY must be an Ed25519 private key (PEM)")
         return cls(key, split_public_pems(verify_keys_pem))
 
+    def without(self, retired: set[str]) -> TicketSigner:
+        """The same ring minus retired keys (never the signing key: it signs what is sold now)."""
+        signer = TicketSigner(self._signing_key)
+        for kid, key in self._verify.items():
+            if _b64(kid) not in retired:
+                signer._verify.setdefault(kid, key)
+        return signer
+
     @staticmethod
     def kid_text(kid: bytes) -> str:
         return _b64(kid)

@@ -45,6 +45,7 @@ from eventhub.web.event_images import event_image
 from eventhub.web.graphql_http import GraphQLHTTP
 from eventhub.web.graphql_view import EventHubGraphQL
 from eventhub.web.health import healthz, readyz
+from eventhub.web.key_refresh import KeyRefresher
 from eventhub.web.metrics import MetricsMiddleware, metrics
 from eventhub.web.outage import DatabaseOutageMiddleware
 from eventhub.web.persisted_queries import PersistedQueries
@@ -129,8 +130,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        keys = KeyRefresher(state, settings)
+        await keys.refresh()  # retired keys are refused from the first request on
         tasks = [
-            asyncio.create_task(run_sweeper(state.session_factory, settings.sweep_interval_seconds))
+            asyncio.create_task(
+                run_sweeper(state.session_factory, settings.sweep_interval_seconds)
+            ),
+            asyncio.create_task(keys.run()),
         ]
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
