@@ -130,7 +130,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        keys = KeyRefresher(state, settings)
+        # Live reads get connections of their own: during a booking burst every pooled
+        # connection is busy, and subscribers would wait behind it for the new state.
+        live_engine = database_engine(settings, LIVE_POOL_SIZE)
+        live_sessions = create_session_factory(live_engine, state.gate)
+        # The key ring's reads share that small pool: never a request's connection.
+        keys = KeyRefresher(state, settings, live_sessions)
         await keys.refresh()  # retired keys are refused from the first request on
         tasks = [
             asyncio.create_task(
@@ -140,10 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ]
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
-        # Live reads get connections of their own: during a booking burst every pooled
-        # connection is busy, and subscribers would wait behind it for the new state.
-        live_engine = database_engine(settings, LIVE_POOL_SIZE)
-        load = live_state_loader(create_session_factory(live_engine, state.gate))
+        load = live_state_loader(live_sessions)
         HUB.configure(load, LIVE_INTERVAL, poll, settings.live_fanout_share)
         HUB.lag_observers[:] = [BUS_LAG.observe]
         if not settings.is_sqlite:

@@ -11,6 +11,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from eventhub.resolvers.context import AppState
 from eventhub.services import retired_keys
 from eventhub.services.ticket_tokens import TicketSigner
@@ -27,8 +29,11 @@ def _stamp(paths: list[Path]) -> tuple[float | None, ...]:
 class KeyRefresher:
     """Rebuilds `state.signer` from the key files (when they change) minus retired keys."""
 
-    def __init__(self, state: AppState, settings: Settings) -> None:
+    def __init__(
+        self, state: AppState, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
         self.state = state
+        self.sessions = sessions
         self.settings = settings
         self.ring = state.signer  # as configured at start, nothing retired yet
         key_file = settings.ticket_key_file
@@ -49,11 +54,14 @@ class KeyRefresher:
         """One pass; a failure (database down, a half-written file) keeps the last ring."""
         try:
             self._reload_files()
-            async with self.state.session_factory() as session:
+            async with self.sessions() as session:
                 retired = await retired_keys.retired_kids(session)
         except Exception as error:
             if not self.failing:
-                logger.warning("ticket keys not refreshed (%s); keeping the last ones", error)
+                # The error's name only: the database gate logs the outage itself, once.
+                logger.warning(
+                    "ticket keys not refreshed (%s); keeping the last ones", type(error).__name__
+                )
             self.failing = True
             return
         self.failing = False
