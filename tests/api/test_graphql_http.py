@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -283,3 +284,46 @@ async def test_first_null_means_the_default_page(
         assert page["myEvents"]["pageInfo"]["hasNextPage"] is True
     everything = await client.data(query, {"n": 3}, organizer.token)
     assert len(everything["myEvents"]["edges"]) == 3
+
+
+async def handshake(app: Any, origin: str) -> str:
+    """The first thing the app answers to a WebSocket handshake from `origin` (accept or close)."""
+    scope = {
+        "type": "websocket",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "ws",
+        "server": ("testserver", 80),
+        "client": ("203.0.113.9", 4321),
+        "subprotocols": ["graphql-transport-ws"],
+        "headers": [(b"host", b"testserver"), (b"origin", origin.encode())],
+        "state": {},
+    }
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await incoming.put({"type": "websocket.connect"})
+    answered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def send(message: dict[str, Any]) -> None:
+        if not answered.done():
+            answered.set_result(message["type"])
+            await incoming.put({"type": "websocket.disconnect", "code": 1000})
+
+    task = asyncio.create_task(app(scope, incoming.get, send))
+    try:
+        return await asyncio.wait_for(answered, timeout=10)
+    finally:
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_pages_on_the_cors_origins_may_open_the_websocket(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, cors_origins="https://app.example.com")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        allowed = await handshake(application, "https://app.example.com")
+        other = await handshake(application, "https://evil.example")
+    assert allowed == "websocket.accept"
+    assert other == "websocket.close"  # refused before accepting: HTTP 403 to the browser
