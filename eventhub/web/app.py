@@ -29,6 +29,7 @@ from eventhub.models.outage import DatabaseGate
 from eventhub.models.outage_board import OutageBoard
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
+from eventhub.services import trusted_documents
 from eventhub.services.hold_sweeper import run_sweeper
 from eventhub.services.live import HUB
 from eventhub.services.live_listener import ChangeListener
@@ -39,6 +40,7 @@ from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.body_limit import BodyLimitMiddleware
 from eventhub.web.cors import cors_middleware
+from eventhub.web.dashboard import DOCUMENTS as DASHBOARD_DOCUMENTS
 from eventhub.web.dashboard import routes as dashboard_routes
 from eventhub.web.document_store import build_document_store
 from eventhub.web.event_images import event_image
@@ -124,9 +126,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     schema = build_schema(settings)
     graphql = EventHubGraphQL(schema, state, settings.cors_origin_list)
     store = build_document_store(settings.persisted_query_store_size, settings.redis_url)
-    graphql_http = GraphQLHTTP(
-        graphql, state, PersistedQueries(store, settings.trusted_documents_only)
-    )
+    dashboard_documents = trusted_documents.parse_manifest(DASHBOARD_DOCUMENTS.read_text())
+    persisted = PersistedQueries(store, settings.trusted_documents_only, dashboard_documents)
+    graphql_http = GraphQLHTTP(graphql, state, persisted)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

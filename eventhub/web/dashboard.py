@@ -19,6 +19,9 @@ from starlette.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE = STATIC_DIR / "dashboard.html"
+# Every document the dashboard sends (api.js), as a persisted-documents manifest: the
+# server trusts them even with EVENTHUB_TRUSTED_DOCUMENTS_ONLY=1. A test keeps it in step.
+DOCUMENTS = STATIC_DIR / "dashboard-documents.json"
 # A Host header we are willing to echo into the policy: a name or address and a port.
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 

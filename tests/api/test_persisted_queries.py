@@ -16,7 +16,7 @@ from eventhub.services import trusted_documents
 from eventhub.web.app import create_app
 from eventhub.web.document_store import LocalDocumentStore
 from tests.conftest import make_settings
-from tests.support.graphql import LOGIN, REGISTER, GraphQLClient, make_admin
+from tests.support.graphql import LOGIN, PASSWORD, REGISTER, GraphQLClient, make_admin
 
 ME = "query Me { me { email } }"
 EVENTS = "query Events { events(first: 5) { totalCount } }"
@@ -359,3 +359,51 @@ async def test_a_persisted_document_is_parsed_and_validated_once(
     work.forget()
     await client.http.post("/graphql", json={"query": apq})  # the same text, not by its id
     assert work.counts == {"parse": 1, "validate": 1}
+
+
+# --- the dashboard's own documents are trusted -------------------------------------------
+
+
+def test_the_dashboard_manifest_is_every_document_api_js_sends() -> None:
+    import shutil
+    import subprocess
+
+    from eventhub.web.dashboard import DOCUMENTS, STATIC_DIR
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node not found: this test reads the dashboard's api.js with Node 20+")
+    script = (
+        f"import * as api from {json.dumps((STATIC_DIR / 'api.js').as_uri())};"
+        "console.log(JSON.stringify(Object.values(api).filter((v) => typeof v === 'string')));"
+    )
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True
+    )
+    sent = json.loads(done.stdout)
+    assert len(sent) >= 4
+    assert trusted_documents.parse_manifest(DOCUMENTS.read_text()) == {sha256(d): d for d in sent}
+
+
+async def test_the_dashboard_works_with_trusted_documents_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    from eventhub.web.dashboard import DOCUMENTS
+
+    dashboard = list(json.loads(DOCUMENTS.read_text()).values())
+    login, my_events = (
+        next(d for d in dashboard if d.startswith(prefix))
+        for prefix in ("mutation Login", "query MyEvents")
+    )
+    async with (
+        running_app(database_url, tmp_path, trusted_documents_only=True) as app,
+        http_client(app) as client,
+    ):
+        await load(app, {sha256(REGISTER): REGISTER})  # how this test signs an organizer up
+        organizer = await client.register(organizer=True)
+        signed_in = await client.data(login, {"email": organizer.email, "password": PASSWORD})
+        token = signed_in["login"]["accessToken"]
+        events = await client.data(my_events, {"after": None}, token)
+        improvised = await client.post("{ myEvents { totalCount } }", token=token)
+    assert events["myEvents"]["edges"] == []
+    assert improvised.status_code == 403
