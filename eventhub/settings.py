@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     persisted_query_store_size: int = Field(1000, ge=1)
     trusted_documents_only: bool = False
     redis_url: str = ""
+    # Redis socket and connect timeout (s): a Redis that stalls costs a request at most this.
+    redis_timeout: float = Field(0.05, gt=0, le=5)
+    redis_key_prefix: str = "eventhub"
+    # Failed logins before backoff: one account from one address, one address, one account.
+    login_pair_failures: int = Field(5, ge=1)
+    login_address_failures: int = Field(20, ge=1)
+    login_account_failures: int = Field(20, ge=1)
+    login_lockout_seconds: int = Field(900, ge=1)  # the longest backoff
     # prometheus-client's own variable: set by `eventhub serve` for multi-worker metrics.
     prometheus_multiproc_dir: str | None = Field(None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 

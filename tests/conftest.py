@@ -140,6 +140,38 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+REDIS_ENV = "EVENTHUB_TEST_REDIS_URL"
+
+
+def _redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3).ping()
+    except (redis.RedisError, OSError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """Redis for tests, by the PostgreSQL rule: EVENTHUB_TEST_REDIS_URL set -> it must answer
+    (else the run fails); unset -> the Redis tests skip with a message."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
+    problem = _redis_problem(url)
+    if problem:
+        pytest.fail(f"{REDIS_ENV} is set but Redis at {url} does not answer ({problem})")
+    return url
+
+
+@pytest.fixture
+def redis_key_prefix() -> str:
+    """A key prefix of this test's own, so tests running at once never share counters."""
+    return f"eventhub-test-{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)

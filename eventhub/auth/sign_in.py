@@ -6,17 +6,19 @@ logout) is audited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.auth import refresh_tokens
 from eventhub.auth.access_tokens import AccessTokenCodec
+from eventhub.auth.login_throttle import LoginThrottle, ThrottlePolicy
 from eventhub.auth.passwords import PasswordHasher
 from eventhub.models import User
 from eventhub.services import audit, users
 from eventhub.services.errors import InvalidCredentials, TokenReused
+from eventhub.services.limit_storage import LimitStorage
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Authenticator:
     hasher: PasswordHasher
     codec: AccessTokenCodec
     refresh_ttl: int
+    throttle: LoginThrottle = field(
+        default_factory=lambda: LoginThrottle(LimitStorage(None, "eventhub"), ThrottlePolicy())
+    )
 
     async def register(
         self, session: AsyncSession, data: users.Registration, actor: audit.Actor
@@ -47,6 +52,8 @@ class Authenticator:
     async def login(
         self, session: AsyncSession, email: str, password: str, actor: audit.Actor
     ) -> TokenPair:
+        email = users.normalize_email(email)[:254]
+        await self.throttle.check(email, actor.ip)  # before any database read or hash
         user = await users.find_by_email(session, email)
         # End the read's transaction before argon2: a login waiting for a hashing slot
         # must not hold a pooled connection that other requests need.
@@ -55,6 +62,7 @@ class Authenticator:
             await self.hasher.verify_nobody(password)
         ok = user is not None and await self.hasher.verify(user.password_hash, password)
         if user is None or not ok or not user.is_active:
+            await self.throttle.failed(email, actor.ip)
             await audit.record_now(
                 session,
                 audit.Actor(user.id if user else None, actor.ip),
@@ -62,11 +70,12 @@ class Authenticator:
                 target_type="User",
                 target_id=user.id if user else None,
                 details={
-                    "email": users.normalize_email(email)[:254],
+                    "email": email,
                     "reason": "inactive" if ok else "bad credentials",
                 },
             )
             raise InvalidCredentials("email or password is incorrect")
+        await self.throttle.succeeded(email, actor.ip)
         audit.record(
             session,
             audit.Actor(user.id, actor.ip),

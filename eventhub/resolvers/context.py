@@ -22,7 +22,9 @@ from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
 from eventhub.models.outage import DatabaseGate
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
+from eventhub.services.limit_storage import LimitStorage
 from eventhub.services.payments import PaymentProvider
+from eventhub.services.redis_link import RedisLink
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings
 
@@ -39,6 +41,8 @@ class AppState:
     authenticator: Authenticator
     provider: PaymentProvider
     signer: TicketSigner
+    redis: RedisLink | None = None  # EVENTHUB_REDIS_URL: shared limits, degraded when down
+    limit_storage: LimitStorage = field(default_factory=lambda: LimitStorage(None, "eventhub"))
 
 
 @dataclass(eq=False)

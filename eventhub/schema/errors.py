@@ -13,7 +13,7 @@ from graphql import GraphQLError
 
 from eventhub.models.outage import is_outage
 from eventhub.resolvers.results import BadUserInput, SessionExpired, SubscriptionExpired
-from eventhub.services.errors import DomainError, PermissionDenied
+from eventhub.services.errors import DomainError, LoginThrottled, PermissionDenied
 
 logger = logging.getLogger("eventhub.graphql")
 KNOWN_CODES = {
@@ -34,6 +34,10 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, GraphQLError) and original is not error:
         return classify(original, request_id)
+    if isinstance(original, LoginThrottled):
+        limited = _with_code(error, "RATE_LIMITED", str(original))
+        limited.extensions = {**(limited.extensions or {}), "retryAfter": original.retry_after}
+        return limited
     if isinstance(original, SessionExpired):
         return _with_code(error, "UNAUTHENTICATED", str(original))
     if isinstance(original, SubscriptionExpired):

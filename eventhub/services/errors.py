@@ -85,3 +85,11 @@ class PaymentFailed(DomainError):
 
 class PermissionDenied(Exception):
     """The viewer may not touch this object: an authorization failure, not a business outcome."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins: a RATE_LIMITED GraphQL error, with the seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from eventhub.auth.access_tokens import AccessTokenCodec
+from eventhub.auth.login_throttle import LoginThrottle, ThrottlePolicy
 from eventhub.auth.passwords import PasswordHasher
 from eventhub.auth.sign_in import Authenticator
 from eventhub.metrics import BUS_LAG
@@ -31,11 +32,13 @@ from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services import trusted_documents
 from eventhub.services.hold_sweeper import run_sweeper
+from eventhub.services.limit_storage import LimitStorage
 from eventhub.services.live import HUB
 from eventhub.services.live_listener import ChangeListener
 from eventhub.services.live_state import live_state_loader
 from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
+from eventhub.services.redis_link import RedisLink
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
 from eventhub.web.body_limit import BodyLimitMiddleware
@@ -98,6 +101,18 @@ def build_state(settings: Settings) -> AppState:
     # configured they get a throwaway one; create_app never gets here without a key.
     secret_key = settings.secret_key or secrets.token_urlsafe(48)
     codec = AccessTokenCodec(secret_key, settings.access_token_ttl)
+    redis = (
+        RedisLink(settings.redis_url, timeout=settings.redis_timeout)
+        if settings.redis_url
+        else None
+    )
+    limit_storage = LimitStorage(redis, settings.redis_key_prefix)
+    policy = ThrottlePolicy(
+        pair_failures=settings.login_pair_failures,
+        address_failures=settings.login_address_failures,
+        account_failures=settings.login_account_failures,
+        lockout_seconds=settings.login_lockout_seconds,
+    )
     hasher = PasswordHasher(
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
@@ -109,9 +124,13 @@ def build_state(settings: Settings) -> AppState:
         session_factory=create_session_factory(engine, gate),
         gate=gate,
         codec=codec,
-        authenticator=Authenticator(hasher, codec, settings.refresh_token_ttl),
+        authenticator=Authenticator(
+            hasher, codec, settings.refresh_token_ttl, LoginThrottle(limit_storage, policy)
+        ),
         provider=payment_provider(settings),
         signer=TicketSigner.from_pem(settings.ticket_signing_key, settings.ticket_verify_keys),
+        redis=redis,
+        limit_storage=limit_storage,
     )
 
 
@@ -174,6 +193,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.engine.dispose()
             await live_engine.dispose()
             await store.close()
+            if state.redis is not None:
+                await state.redis.close()
 
     app = Starlette(
         routes=[
@@ -202,7 +223,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SocketGuard, max_sockets_per_address=settings.max_sockets_per_address),
             Middleware(
                 RateLimitMiddleware,
-                limiter=RateLimiter(*settings.rate_limit_per_second),
+                limiter=RateLimiter(settings.rate_limit, state.limit_storage),
                 codec=state.codec,
             ),
         ],

@@ -89,7 +89,7 @@ class GraphQLHTTP:
         charge = request.scope.get("state", {}).get(CHARGE_KEY)
         results = []
         for index, item in enumerate(parsed):
-            wait = charge() if charge is not None and index > 0 else None  # the first is paid
+            wait = await charge() if charge is not None and index > 0 else None  # first is paid
             if wait is not None:
                 results.append({"errors": [rate_limited_error(wait)]})
             elif isinstance(item, RequestError):

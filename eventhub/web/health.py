@@ -18,6 +18,9 @@ async def healthz(_request: Request) -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     """200 only while the database answers, within two seconds; 503 at once during an outage.
 
+    `redis` in the body is "ok", "degraded" (unreachable: limits kept per process) or
+    "off" (not configured); it never changes the status, the database alone does.
+
     `outage` in the body says whether this worker has shut its gate (answers 503 at
     once) or only saw this check fail.
     """
@@ -29,7 +32,8 @@ async def readyz(request: Request) -> JSONResponse:
             await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=2)
     except Exception as error:
         return _unavailable(type(error).__name__, outage=False)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    redis = state.redis.status if state.redis is not None else "off"
+    return JSONResponse({"status": "ok", "database": "ok", "redis": redis})
 
 
 def _unavailable(reason: str, *, outage: bool) -> JSONResponse:

@@ -1,15 +1,14 @@
-"""EVENTHUB_RATE_LIMIT: requests per user (or per client IP when anonymous), per worker.
+"""EVENTHUB_RATE_LIMIT: requests per user (or per client IP when anonymous).
 
-A GCRA limiter (a token bucket kept as one timestamp per client): a client may
-burst up to the whole allowance, then gets one request per `period / requests`.
+The `limits` library's sliding-window counter: a client may spend its whole
+allowance at once, and the window slides so the allowance comes back gradually.
 Over the limit the answer is HTTP 429 with `Retry-After` and a GraphQL-shaped
 body whose `extensions.code` is RATE_LIMITED, so GraphQL clients handle it like
 any other error.
 
-The state lives in each worker process: with N workers a client whose requests
-land on several of them may get up to N times the allowance. That keeps the
-limiter off the database (no extra round trip on the booking path) while still
-stopping floods; a limit shared across hosts belongs in the proxy in front.
+The counters live in this process by default; with EVENTHUB_REDIS_URL they live
+in Redis and hold in sum across every worker and host. While Redis fails they
+fall back to this process (see `services/limit_storage.py`).
 """
 
 from __future__ import annotations
@@ -17,46 +16,48 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eventhub.auth.access_tokens import AccessTokenCodec, InvalidAccessToken
 from eventhub.auth.viewer import bearer_token
+from eventhub.services.limit_storage import LimitStorage
 
 # Machines, probes and Stripe are not clients to throttle.
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/webhooks/")
-PRUNE_EVERY = 10_000  # checks between sweeps of idle clients
-CHARGE_KEY = "eventhub_rate_charge"  # scope state: charge one more request, None or seconds to wait
+# scope state: an async callable charging one more request (None, or the seconds to wait)
+CHARGE_KEY = "eventhub_rate_charge"
 
 
 class RateLimiter:
-    """Generic cell rate algorithm; `check` is O(1) and needs no lock in one event loop."""
+    """One `limits` item per client key, on whichever storage is usable right now."""
 
-    def __init__(
-        self, requests: int, period: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._interval = period / requests
-        self._period = period
-        self._clock = clock
-        self._ready_at: dict[str, float] = {}  # when the client's bucket is full again
-        self._checks = 0
+    def __init__(self, rate: str, storage: LimitStorage) -> None:
+        self.item: RateLimitItem = parse(rate)
+        self.storage = storage
+        self._strategies: dict[int, SlidingWindowCounterRateLimiter] = {}
 
-    def check(self, key: str) -> float | None:
+    def _strategy(self, storage: Storage) -> SlidingWindowCounterRateLimiter:
+        strategy = self._strategies.get(id(storage))
+        if strategy is None:
+            strategy = self._strategies[id(storage)] = SlidingWindowCounterRateLimiter(storage)
+        return strategy
+
+    async def check(self, key: str) -> float | None:
         """None when the request may pass; else the seconds to wait."""
-        now = self._clock()
-        self._checks += 1
-        if self._checks % PRUNE_EVERY == 0:
-            self._prune(now)
-        ready_at = max(self._ready_at.get(key, now), now) + self._interval
-        if ready_at - now > self._period:
-            return ready_at - now - self._period
-        self._ready_at[key] = ready_at
-        return None
 
-    def _prune(self, now: float) -> None:
-        self._ready_at = {k: t for k, t in self._ready_at.items() if t > now}
+        async def hit(storage: Storage) -> float | None:
+            strategy = self._strategy(storage)
+            if await strategy.hit(self.item, "rate", key):
+                return None
+            stats = await strategy.get_window_stats(self.item, "rate", key)
+            return max(stats.reset_time - time.time(), 0.0)
+
+        return await self.storage.run(hit)
 
 
 def client_key(scope: Scope, codec: AccessTokenCodec) -> str:
@@ -82,7 +83,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = client_key(scope, self.codec)
-        wait = self.limiter.check(key)
+        wait = await self.limiter.check(key)
         # A batched request charges its further operations itself (graphql_http.py).
         scope.setdefault("state", {})[CHARGE_KEY] = lambda: self.limiter.check(key)
         if wait is None:
