@@ -51,6 +51,9 @@ class RequestContext:
     request: HTTPConnection
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # The transport closes the connection when its access token expires (WebSocket):
+    # a subscription then need not end itself at that moment (see resolvers/live.py).
+    token_guarded: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # A persisted document's id (its text never changes): parsed and validated once per process.
     document_id: str | None = None
@@ -59,6 +62,18 @@ class RequestContext:
     _session: AsyncSession | None = None
     _viewer: Viewer | None = None
     _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def for_operation(self) -> RequestContext:
+        """A context for one operation on this WebSocket, with a session, loaders and
+        viewer of its own: an operation that ends (or is cancelled) mid-query can never
+        leave another operation of the socket a broken session or a held lock."""
+        return RequestContext(
+            app=self.app,
+            request=self.request,
+            response=self.response,
+            connection_params=self.connection_params,
+            token_guarded=self.token_guarded,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -84,7 +99,7 @@ class RequestContext:
         async with self._viewer_lock:
             if self._viewer is None:
                 self._viewer = await resolve_viewer(
-                    self.session, self.app.codec, bearer_token(self._authorization())
+                    self.session, self.app.codec, bearer_token(self.authorization())
                 )
             return self._viewer
 
@@ -92,10 +107,13 @@ class RequestContext:
         viewer = await self.viewer()
         return audit.Actor(viewer.user_id, self.ip, viewer.roles)
 
-    def _authorization(self) -> str | None:
+    def authorization(self) -> str | None:
+        """The Authorization header, or on a WebSocket the `connection_init` payload's
+        `authorization` (any case)."""
         if self.connection_params is not None:
-            value = self.connection_params.get("authorization") or self.connection_params.get(
-                "Authorization"
+            value = next(
+                (v for k, v in self.connection_params.items() if k.lower() == "authorization"),
+                None,
             )
             return value if isinstance(value, str) else None
         return self.request.headers.get("authorization")

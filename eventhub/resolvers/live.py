@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
@@ -34,22 +35,27 @@ Express = Callable[[LiveState], bool]
 
 async def watch(
     ctx: RequestContext, event_id: str, *, sales: bool, express: Express | None = None
-) -> AsyncIterator[LiveState]:
+) -> AsyncGenerator[LiveState, None]:
     """Current state first, then each coalesced change; ends when its lifetime does.
 
     A signed-in subscription ends when its access token expires; an anonymous
     one after EVENTHUB_ANONYMOUS_SUBSCRIPTION_SECONDS, so that a stranger's
-    forgotten subscriptions do not stay open forever. `express` may deliver a
-    state without it being yielded (see `Mailbox`); never after the end: that
-    state then comes here and ends the subscription.
+    forgotten subscriptions do not stay open forever. On a WebSocket
+    (`ctx.token_guarded`) an expired token sends nothing more and does not end the
+    subscription: the socket is closed with 4403 (web/socket_tokens.py), which tells
+    graphql-ws clients to reconnect and subscribe again. `express` may deliver a
+    state without it being yielded (see `Mailbox`); never after the end.
     """
     pk = await _event_pk(ctx, event_id, sales=sales)
     ends_at, ending = _lifetime((await ctx.viewer()).expires_at, ctx.settings)
     gauge = SUBSCRIPTIONS_OPEN.labels("salesUpdated" if sales else "capacityChanged")
     gauge.inc()
+    closes_socket = ctx.token_guarded and isinstance(ending, SessionExpired)
+    follow = _follow(pk, ends_at, None if closes_socket else ending, _until(ends_at, express))
     try:
-        async for state in _follow(pk, ends_at, ending, _until(ends_at, express)):
-            yield state
+        async with contextlib.aclosing(follow) as states:  # leaves the hub at once when closed
+            async for state in states:
+                yield state
     finally:
         gauge.dec()
 
@@ -74,13 +80,17 @@ def _until(ends_at: float, express: Express | None) -> Express | None:
 
 
 async def _follow(
-    pk: int, ends_at: float, ending: Exception, express: Express | None
-) -> AsyncIterator[LiveState]:
+    pk: int, ends_at: float, ending: Exception | None, express: Express | None
+) -> AsyncGenerator[LiveState, None]:
+    """`ending`: the error to end with at `ends_at`; None: send nothing more, until the
+    transport closes the connection."""
     async with HUB.subscribe(pk, express) as mailbox:
         while True:
             timeout = ends_at - time.time()
             if timeout <= 0:
-                raise ending
+                if ending is not None:
+                    raise ending
+                await asyncio.get_running_loop().create_future()  # until the socket closes
             try:
                 async with asyncio.timeout(timeout):  # no task per message, unlike wait_for
                     state = await mailbox.get()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from typing import cast
@@ -93,15 +94,19 @@ class Subscription:
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[CapacityUpdate, None]:
         shared = SharedText(info)
-        async for state in live.watch(info.context, event_id, sales=False, express=shared.express):
-            if not await shared.sent(state):
-                yield CapacityUpdate.of(state)
+        states = live.watch(info.context, event_id, sales=False, express=shared.express)
+        async with contextlib.aclosing(states):  # closed with the subscription, not by the GC
+            async for state in states:
+                if not await shared.sent(state):
+                    yield CapacityUpdate.of(state)
 
     @strawberry.subscription(extensions=requires_role(Role.ORGANIZER, Role.ADMIN))
     async def sales_updated(
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[SalesSnapshot, None]:
         shared = SharedText(info)
-        async for state in live.watch(info.context, event_id, sales=True, express=shared.express):
-            if not await shared.sent(state):
-                yield SalesSnapshot.of(state)
+        states = live.watch(info.context, event_id, sales=True, express=shared.express)
+        async with contextlib.aclosing(states):
+            async for state in states:
+                if not await shared.sent(state):
+                    yield SalesSnapshot.of(state)

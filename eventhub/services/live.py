@@ -157,6 +157,8 @@ class Watch:
         last_sent, spacing = 0.0, self._interval
         while self.mailboxes:
             polled = await self._wait()
+            if not self.mailboxes:
+                return  # stopped: the last subscriber left while this task waited
             if self._dirty:
                 wait = last_sent + spacing - time.monotonic()
                 if wait > 0:
@@ -235,8 +237,10 @@ class Watch:
         return False
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Let the task end once it has no subscribers. Never cancelled: a read cut off
+        mid-query would leave its connection to be torn down, and on SQLite hold the
+        database's write lock until then, delaying every other read and booking."""
+        self._wake.set()
 
 
 class Hub:
@@ -290,7 +294,8 @@ class Hub:
             watch.discard(mailbox)
             if not watch.mailboxes:
                 watch.stop()
-                self.watches.pop(event_id, None)
+                if self.watches.get(event_id) is watch:
+                    del self.watches[event_id]
 
 
 HUB = Hub()

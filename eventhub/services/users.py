@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -144,6 +145,23 @@ async def active_roles(session: AsyncSession, user_id: int) -> frozenset[str] | 
     if row is None or not row.is_active:
         return None
     return frozenset(r for r in str(row.roles).split(",") if r)
+
+
+async def active_roles_of(
+    session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, frozenset[str]]:
+    """`active_roles` for many accounts in one query; a gone or deactivated one is absent.
+
+    The WebSocket guard asks this every second for every signed-in socket's account.
+    """
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(col(User.id), col(User.roles)).where(
+            col(User.id).in_(list(user_ids)), col(User.is_active).is_(True)
+        )
+    )
+    return {int(row.id): frozenset(r for r in str(row.roles).split(",") if r) for row in rows}
 
 
 def normalize_roles(roles: list[str]) -> list[str]:

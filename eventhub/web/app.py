@@ -57,6 +57,7 @@ from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
 from eventhub.web.schema_sdl import schema_route
 from eventhub.web.socket_guard import SocketGuard
+from eventhub.web.socket_tokens import TokenGuard
 from eventhub.web.tickets_qr import ticket_qr
 from eventhub.web.webhooks import stripe_webhook
 
@@ -143,7 +144,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     state = build_state(settings)
     schema = build_schema(settings)
-    graphql = EventHubGraphQL(schema, state, settings.cors_origin_list)
+    guard = TokenGuard(state.codec, state.session_factory)
+    graphql = EventHubGraphQL(schema, state, settings.cors_origin_list, guard)
     store = build_document_store(settings.persisted_query_store_size, settings.redis_url)
     dashboard_documents = trusted_documents.parse_manifest(DASHBOARD_DOCUMENTS.read_text())
     persisted = PersistedQueries(store, settings.trusted_documents_only, dashboard_documents)
@@ -163,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 run_sweeper(state.session_factory, settings.sweep_interval_seconds)
             ),
             asyncio.create_task(keys.run()),
+            asyncio.create_task(guard.run()),
         ]
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None

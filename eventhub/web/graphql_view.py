@@ -1,4 +1,5 @@
-"""GraphQL over HTTP and WebSocket, with one database session per request."""
+"""GraphQL over HTTP and WebSocket, with one database session per request (per operation
+on a WebSocket)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,28 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.web.legacy_ws import LegacyWSHandler
 from eventhub.web.live_transport import LiveTransportWSHandler
+from eventhub.web.socket_tokens import TokenGuard
 
 CONTEXT_KEY = "eventhub_context"
 
 
 class EventHubGraphQL(GraphQL[RequestContext, None]):
     graphql_transport_ws_handler_class = LiveTransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, schema: Any, state: AppState, origins: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        state: AppState,
+        origins: Sequence[str] = (),
+        guard: TokenGuard | None = None,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -33,6 +45,7 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
             max_subscriptions_per_connection=state.settings.max_subscriptions_per_socket,
         )
         self.state = state
+        self.guard = guard or TokenGuard(state.codec, state.session_factory)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})
@@ -41,7 +54,27 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
         finally:
             context = scope["state"].pop(CONTEXT_KEY, None)
             if context is not None:
+                self.guard.forget(context)
                 await context.close()
+
+    async def pick_websocket_subprotocol(self, request: WebSocket) -> str | None:
+        """graphql-transport-ws whenever the client offers it, whatever its order of preference
+        (gql offers the legacy graphql-ws first)."""
+        offered = request["subprotocols"]
+        if GRAPHQL_TRANSPORT_WS_PROTOCOL in offered:
+            return GRAPHQL_TRANSPORT_WS_PROTOCOL
+        return await super().pick_websocket_subprotocol(request)
+
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
+        """Refuse a presented token that is not valid (SocketRefused); guard an accepted one."""
+        websocket = context.response
+        assert isinstance(websocket, WebSocket)
+
+        async def close(code: int, reason: str) -> None:
+            await websocket.close(code=code, reason=reason)
+
+        context.token_guarded = await self.guard.admit(context, context.authorization(), close)
+        return UnsetType()  # the singleton: connection_ack without a payload
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

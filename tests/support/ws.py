@@ -254,6 +254,23 @@ async def open_socket(
                 await reader
 
 
+async def refused_at_init(
+    base_url: str, token: str, *, within: float = WAIT
+) -> tuple[int | None, str | None]:
+    """(close code, reason) of a socket the server closed in answer to `connection_init`."""
+    async with connect(
+        graphql_ws_url(base_url), subprotocols=[PROTOCOL], proxy=None, open_timeout=within
+    ) as connection:
+        await connection.send(
+            json.dumps({"type": "connection_init", "payload": init_payload(token)})
+        )
+        try:
+            answer = await asyncio.wait_for(connection.recv(), within)
+        except ConnectionClosed:
+            return connection.close_code, connection.close_reason
+    raise AssertionError(f"connection_init was answered with {answer!r}, not a close")
+
+
 @contextlib.asynccontextmanager
 async def open_sockets(
     base_url: str, count: int, token: str | None = None

@@ -1,0 +1,98 @@
+"""One WebSocket, many operations: what a dashboard does when its organizer switches events.
+
+Each operation on a socket owns its database access, so completing some and
+starting others never breaks the socket, however quickly it happens. Every test
+runs on SQLite and PostgreSQL against one single-worker server per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import graphql_client
+from tests.support.factories import create_event
+from tests.support.ws import (
+    CAPACITY_CHANGED,
+    SALES_UPDATED,
+    GraphQLSocket,
+    SharedServer,
+    open_socket,
+    shared_server,
+)
+
+pytestmark = pytest.mark.e2e
+
+SWITCHES = 100
+BATCH = 10
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SharedServer]:
+    folder = tmp_path_factory.mktemp(f"sockets-{request.param}")
+    async with shared_server(request, Path(folder), request.param, workers=1) as shared:
+        yield shared
+
+
+async def subscribe_both(socket: GraphQLSocket, event_id: str) -> list[str]:
+    on_event = {"eventId": event_id}
+    return [
+        await socket.subscribe(CAPACITY_CHANGED, on_event),
+        await socket.subscribe(SALES_UPDATED, on_event),
+    ]
+
+
+def problems(socket: GraphQLSocket) -> list[dict[str, Any]]:
+    """Every message that is not a state or a complete: errors, in any form."""
+    return [
+        r.message
+        for r in socket.received
+        if r.message["type"] not in ("next", "complete")
+        or (r.message["type"] == "next" and r.message["payload"].get("errors"))
+    ]
+
+
+async def switch(socket: GraphQLSocket, leave: str, arrive: str, *, wait_for_first: bool) -> None:
+    """Both feeds of `leave`, completed (at once or after their first state), then both of
+    `arrive`, which must each send their first state."""
+    leaving = await subscribe_both(socket, leave)
+    if wait_for_first:
+        for operation in leaving:
+            await socket.first_state(operation)
+    for operation in leaving:
+        await socket.complete(operation)
+    arriving = await subscribe_both(socket, arrive)
+    for operation in arriving:
+        state = await socket.first_state(operation)
+        assert state["eventId"] == arrive
+    for operation in arriving:
+        await socket.complete(operation)
+    assert problems(socket) == []
+    assert socket.close_code is None
+
+
+async def test_switching_events_never_breaks_a_socket(live: SharedServer) -> None:
+    """The switch on new sockets, BATCH at a time (what many dashboards opening do),
+    then SWITCHES times on one socket."""
+    async with graphql_client(live.server) as client:
+        organizer = await client.register(organizer=True)
+        events = [
+            (await create_event(client, organizer, name=f"Switch {n}"))["id"] for n in range(3)
+        ]
+
+    async def on_new_socket(n: int) -> None:
+        async with open_socket(live.server.base_url, organizer.token) as socket:
+            await switch(socket, events[n % 3], events[(n + 1) % 3], wait_for_first=n % 2 == 1)
+
+    for first in range(0, SWITCHES, BATCH):
+        await asyncio.gather(*(on_new_socket(n) for n in range(first, first + BATCH)))
+
+    async with open_socket(live.server.base_url, organizer.token) as socket:
+        for n in range(SWITCHES):
+            await switch(socket, events[n % 3], events[(n + 1) % 3], wait_for_first=n % 2 == 1)
