@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
-from eventhub.services import audit, money, orders, promos, users
+from eventhub.services import audit, live, money, orders, promos, users
 from eventhub.services.errors import (
     Conflict,
     NotFound,
@@ -233,6 +233,7 @@ async def update_event(
         target_id=event.id,
         details=_changed_fields(changes),
     )
+    await live.changed(session, event.id or 0)  # capacity and remaining, never stale
     await session.commit()
     return event
 
@@ -293,6 +294,7 @@ async def add_ticket_type(
         target_id=event_id,
         details={"name": tier.name, "limit": tier.seat_limit},
     )
+    await live.changed(session, event_id)
     await _commit_unique(session, "a ticket type with this name already exists", "input.name")
     return event
 
@@ -387,6 +389,7 @@ async def cancel_event(
     if event.status != "CANCELLED":
         event.status = "CANCELLED"
         audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
+        await live.changed(session, event_id)
         await session.commit()
     pending, paid = await orders.live_order_ids(session, event_id)
     for order_id in pending:

@@ -30,7 +30,12 @@ class LiveState:
     @property
     def key(self) -> tuple[object, ...]:
         """What subscribers see; equal keys mean nothing changed."""
-        return (self.event.sold, tuple((t.id, t.sold) for t in self.tiers), self.totals)
+        event, tiers = self.event, self.tiers
+        shown = tuple(
+            (t.id, t.name, t.price_minor, t.seat_limit, t.sold, t.sales_start_at, t.sales_end_at)
+            for t in tiers
+        )
+        return (event.capacity, event.sold, event.status, shown, self.totals)
 
     @property
     def remaining(self) -> int:

@@ -96,3 +96,37 @@ async def test_switching_events_never_breaks_a_socket(live: SharedServer) -> Non
     async with open_socket(live.server.base_url, organizer.token) as socket:
         for n in range(SWITCHES):
             await switch(socket, events[n % 3], events[(n + 1) % 3], wait_for_first=n % 2 == 1)
+
+
+UPDATE_CAPACITY = """mutation($id: ID!, $input: UpdateEventInput!) {
+  updateEvent(id: $id, input: $input) { errors { code message } } }"""
+ADD_TIER = """mutation($eventId: ID!, $input: TicketTypeInput!) {
+  addTicketType(eventId: $eventId, input: $input) { errors { code message } } }"""
+ROOM = """subscription($eventId: ID!) {
+  capacityChanged(eventId: $eventId) { capacity remaining ticketTypes { name limit } } }"""
+
+
+async def test_capacity_edits_and_new_tiers_are_published_like_bookings(
+    live: SharedServer,
+) -> None:
+    async with graphql_client(live.server) as client:
+        organizer = await client.register(organizer=True)
+        event = await create_event(client, organizer, name="Growing")
+        async with open_socket(live.server.base_url) as socket:
+            room = await socket.subscribe(ROOM, {"eventId": event["id"]})
+            assert (await socket.first_state(room))["capacity"] == 500
+
+            changed = await client.data(
+                UPDATE_CAPACITY, {"id": event["id"], "input": {"capacity": 400}}, organizer.token
+            )
+            assert changed["updateEvent"]["errors"] == []
+            state = await socket.state_where(room, lambda s: s["capacity"] == 400)
+            assert state["remaining"] == 400
+
+            tier = {"name": "Balcony", "price": "5.00", "limit": 20}
+            added = await client.data(
+                ADD_TIER, {"eventId": event["id"], "input": tier}, organizer.token
+            )
+            assert added["addTicketType"]["errors"] == []
+            state = await socket.state_where(room, lambda s: len(s["ticketTypes"]) == 4)
+            assert state["ticketTypes"][-1] == {"name": "Balcony", "limit": 20}
