@@ -8,11 +8,14 @@ runs on SQLite and PostgreSQL against one single-worker server per database.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import graphql_client
 from tests.support.factories import create_event
@@ -21,6 +24,7 @@ from tests.support.ws import (
     SALES_UPDATED,
     GraphQLSocket,
     SharedServer,
+    graphql_ws_url,
     open_socket,
     shared_server,
 )
@@ -130,3 +134,34 @@ async def test_capacity_edits_and_new_tiers_are_published_like_bookings(
             assert added["addTicketType"]["errors"] == []
             state = await socket.state_where(room, lambda s: len(s["ticketTypes"]) == 4)
             assert state["ticketTypes"][-1] == {"name": "Balcony", "limit": 20}
+
+
+async def test_legacy_graphql_ws_runs_queries_and_graphql_transport_ws_is_preferred(
+    live: SharedServer,
+) -> None:
+    """gql's default transport offers graphql-ws first: the server still picks
+    graphql-transport-ws; a client offering only graphql-ws gets query results, not INTERNAL."""
+    url = graphql_ws_url(live.server.base_url)
+    offered = [Subprotocol("graphql-ws"), Subprotocol("graphql-transport-ws")]
+    async with connect(url, subprotocols=offered, proxy=None) as both:
+        assert both.subprotocol == "graphql-transport-ws"
+    async with connect(url, subprotocols=[Subprotocol("graphql-ws")], proxy=None) as legacy:
+        assert legacy.subprotocol == "graphql-ws"
+        await legacy.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await legacy.recv())["type"] == "connection_ack"
+        for operation, query in (("1", "{ __typename }"), ("2", "{ nope }")):
+            start = {"id": operation, "type": "start", "payload": {"query": query}}
+            await legacy.send(json.dumps(start))
+        answers: dict[str, list[dict[str, Any]]] = {"1": [], "2": []}
+        while sum(m["type"] in ("complete", "error") for a in answers.values() for m in a) < 2:
+            message = json.loads(await asyncio.wait_for(legacy.recv(), 20))
+            if message["type"] != "ka":
+                answers[message["id"]].append(message)
+        assert answers["1"][0] == {
+            "id": "1",
+            "type": "data",
+            "payload": {"data": {"__typename": "Query"}},
+        }
+        [refused] = [m for m in answers["2"] if m["type"] == "error"]
+        assert "INTERNAL" not in json.dumps(refused)
+        assert "nope" in json.dumps(refused)
