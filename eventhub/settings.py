@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     max_subscriptions_per_socket: int = Field(20, ge=1)
     anonymous_subscription_seconds: float = Field(3600.0, gt=0)
     max_tickets_per_tier: int = Field(10, ge=1)
+    # PENDING (unpaid) orders one account may have at once, across all events.
+    max_pending_orders: int = Field(3, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
     live_fanout_share: float = Field(0.25, gt=0, le=1)
     db_pool_size: int = Field(10, ge=1)

@@ -3,6 +3,7 @@
 from eventhub.models.audit import AuditEntry
 from eventhub.models.documents import TrustedDocument
 from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
+from eventhub.models.fair_share import CustomerHold, CustomerPending
 from eventhub.models.orders import Order, OrderItem
 from eventhub.models.payments import ProcessedProviderEvent
 from eventhub.models.ticket_keys import RetiredTicketKey
@@ -11,6 +12,8 @@ from eventhub.models.users import RefreshToken, User
 
 __all__ = [
     "AuditEntry",
+    "CustomerHold",
+    "CustomerPending",
     "Event",
     "EventStaff",
     "Order",

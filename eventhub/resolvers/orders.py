@@ -43,7 +43,9 @@ async def reserve(
     key: str | None,
 ) -> Result[Order]:
     settings, actor = ctx.settings, await ctx.actor()
-    policy = booking.BookingPolicy(settings.hold_seconds, settings.max_tickets_per_tier)
+    policy = booking.BookingPolicy(
+        settings.hold_seconds, settings.max_tickets_per_tier, settings.max_pending_orders
+    )
     result = await attempt(
         lambda: booking.reserve(
             ctx.session,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order, PromoCode, TicketType
-from eventhub.services import audit, booking_writes, promos
+from eventhub.services import audit, booking_writes, fair_share, promos
 from eventhub.services.errors import (
     DomainError,
     NotFound,
@@ -49,6 +49,7 @@ class ReservationRequest:
 class BookingPolicy:
     hold_seconds: int
     max_per_tier: int
+    max_pending_orders: int = 3
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,13 @@ async def _write_order(
             for line in lines
         ],
         issue_tickets=paid_now,
+        share=fair_share.Share(
+            buyer_id=actor.user_id,
+            seats=sum(line.quantity for line in lines),
+            pending=not paid_now,
+            max_pending=policy.max_pending_orders,
+            cap=event.max_per_customer,
+        ),
         audit=entry,
         now=now,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import AuditEntry, Order, OrderItem, Ticket
 from eventhub.models.base import table_of
-from eventhub.services import inventory, tickets
+from eventhub.services import fair_share, inventory, tickets
 
 ORDERS = table_of(Order)
 ITEMS = table_of(OrderItem)
@@ -42,6 +42,7 @@ class OrderDraft:
     order: dict[str, Any]  # orders columns, without id
     items: list[ItemRow]
     issue_tickets: bool
+    share: fair_share.Share
     audit: dict[str, Any]  # audit_entries columns without target_id (the new order's id)
     now: datetime
 
@@ -84,7 +85,7 @@ async def _write_step_by_step(session: AsyncSession, draft: OrderDraft) -> int:
         await session.execute(insert(TICKETS), rows)
     await session.execute(insert(AUDIT).values({**draft.audit, "target_id": str(order_id)}))
     await inventory.take_seats(
-        session, draft.order["event_id"], draft.per_tier, draft.order["promo_code_id"]
+        session, draft.order["event_id"], draft.per_tier, draft.order["promo_code_id"], draft.share
     )
     return order_id
 
@@ -141,7 +142,7 @@ def _inserts_sql() -> str:
 async def _write_in_one_statement(session: AsyncSession, draft: OrderDraft) -> int:
     event_id = int(draft.order["event_id"])
     seats = inventory.seat_updates(
-        event_id, draft.per_tier, draft.order["promo_code_id"], after="a"
+        event_id, draft.per_tier, draft.order["promo_code_id"], draft.share, after="a"
     )
     notify, notify_params = inventory.notify_sql(event_id)
     sql = (
@@ -165,5 +166,6 @@ async def _write_in_one_statement(session: AsyncSession, draft: OrderDraft) -> i
         **notify_params,
     }
     row = (await session.execute(text(sql), params)).one()
-    inventory.raise_unless_taken(bool(row[1]), bool(row[2]), bool(row[3]))
+    flags = row[1 : 1 + inventory.TAKEN_FLAGS]
+    inventory.raise_unless_taken(draft.share, *(bool(flag) for flag in flags))
     return int(row[0])

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, PromoCode, TicketType
 from eventhub.models.base import table_of
-from eventhub.services import live
+from eventhub.services import fair_share, live
 from eventhub.services.errors import PromoExhausted, SoldOut
 
 TIERS = table_of(TicketType)
@@ -42,12 +42,15 @@ async def take_seats(
     event_id: int,
     per_tier: Mapping[int, int],
     promo_code_id: int | None,
+    share: fair_share.Share,
 ) -> None:
-    """Take seats or raise SoldOut / PromoExhausted; never partially (the caller rolls back)."""
+    """Take seats (and the buyer's fair share) or raise SoldOut / PromoExhausted /
+    LimitExceeded; never partially (the caller rolls back)."""
     bind = session.bind
     if bind is not None and bind.dialect.name == "postgresql":
-        await _take_seats_in_one_statement(session, event_id, per_tier, promo_code_id)
+        await _take_seats_in_one_statement(session, event_id, per_tier, promo_code_id, share)
         return
+    await fair_share.claim(session, event_id, share)
     for tier_id in sorted(per_tier):
         quantity = per_tier[tier_id]
         if not await _updated_one(
@@ -88,8 +91,9 @@ async def _updated_one(session: AsyncSession, statement: Any) -> bool:
 class SeatUpdates:
     """The chained conditional UPDATEs as CTEs, for one statement on PostgreSQL.
 
-    `ctes` go into a WITH list; `taken` is a select list of three booleans (tiers,
-    event, promo taken) for `raise_unless_taken`; `params` are their bind values.
+    `ctes` go into a WITH list; `taken` is a select list of five booleans (pending
+    slot, hold, tiers, event, promo taken) for `raise_unless_taken`; `params` are
+    their bind values.
     """
 
     ctes: list[str]
@@ -101,18 +105,20 @@ def seat_updates(
     event_id: int,
     per_tier: Mapping[int, int],
     promo_code_id: int | None,
+    share: fair_share.Share,
     *,
     after: str | None = None,
 ) -> SeatUpdates:
-    """t0 … tN-1, e and p: each UPDATE runs only when the one before took its row.
+    """The buyer's claims, then t0 … tN-1, e and p: each runs only when the one before
+    took its row.
 
-    The guard chain fixes the lock order (tiers by id, event, promo) and makes
-    every later UPDATE a no-op once one fails. `after` names a CTE that must have
-    produced a row first (the booking's inserts), so the hot locks come last.
+    The guard chain fixes the lock order (buyer's rows, tiers by id, event, promo)
+    and makes every later UPDATE a no-op once one fails. `after` names a CTE that
+    must have produced a row first (the booking's inserts), so the hot locks come last.
     """
-    ctes: list[str] = []
+    ctes, previous, claimed = fair_share.claim_ctes(share, after)
     params: dict[str, Any] = {"s_event": event_id, "s_total": sum(per_tier.values())}
-    previous = after
+    params |= share.params(event_id)
     for i, tier_id in enumerate(sorted(per_tier)):
         guard = f" AND EXISTS (SELECT 1 FROM {previous})" if previous else ""
         ctes.append(
@@ -134,7 +140,8 @@ def seat_updates(
         )
         params["s_promo"] = promo_code_id
         promo_taken = "EXISTS (SELECT 1 FROM s_p)"
-    taken = f"EXISTS (SELECT 1 FROM {previous}), EXISTS (SELECT 1 FROM s_e), {promo_taken}"
+    tiers_taken = f"EXISTS (SELECT 1 FROM {previous})"
+    taken = ", ".join([*claimed, tiers_taken, "EXISTS (SELECT 1 FROM s_e)", promo_taken])
     return SeatUpdates(ctes, taken, params)
 
 
@@ -146,7 +153,13 @@ def notify_sql(event_id: int) -> tuple[str, dict[str, Any]]:
     }
 
 
-def raise_unless_taken(tiers_taken: bool, event_taken: bool, promo_taken: bool) -> None:
+TAKEN_FLAGS = 5  # how many booleans `SeatUpdates.taken` selects
+
+
+def raise_unless_taken(share: fair_share.Share, *taken: bool) -> None:
+    """The first claim that failed decides the answer (every later one was a no-op)."""
+    pending_taken, hold_taken, tiers_taken, event_taken, promo_taken = taken
+    fair_share.raise_unless_claimed(share, pending_taken, hold_taken)
     if not tiers_taken:
         raise SoldOut(TIER_SOLD_OUT, field="items")
     if not event_taken:
@@ -160,12 +173,13 @@ async def _take_seats_in_one_statement(
     event_id: int,
     per_tier: Mapping[int, int],
     promo_code_id: int | None,
+    share: fair_share.Share,
 ) -> None:
-    updates = seat_updates(event_id, per_tier, promo_code_id)
+    updates = seat_updates(event_id, per_tier, promo_code_id, share)
     notify, notify_params = notify_sql(event_id)
     sql = f"WITH {', '.join(updates.ctes)} SELECT {updates.taken}, {notify}"
     row = (await session.execute(text(sql), {**updates.params, **notify_params})).one()
-    raise_unless_taken(bool(row[0]), bool(row[1]), bool(row[2]))
+    raise_unless_taken(share, *(bool(flag) for flag in row[:TAKEN_FLAGS]))
 
 
 async def return_seats(
@@ -173,8 +187,11 @@ async def return_seats(
     event_id: int,
     per_tier: Mapping[int, int],
     promo_code_id: int | None,
+    buyer_id: int,
 ) -> None:
-    """Give seats (and the promo use) back. Only the winner of a status change may call this."""
+    """Give seats (the buyer's hold, the promo use) back. Only the winner of a status
+    change may call this."""
+    await fair_share.give_back(session, event_id, buyer_id, sum(per_tier.values()))
     for tier_id in sorted(per_tier):
         await session.execute(
             update(TIERS).where(TIERS.c.id == tier_id).values(sold=TIERS.c.sold - per_tier[tier_id])

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem
-from eventhub.services import audit, inventory, tickets
+from eventhub.services import audit, fair_share, inventory, tickets
 from eventhub.services.errors import (
+    LimitExceeded,
     NotFound,
     NotRefundable,
     PaymentFailed,
@@ -37,7 +38,10 @@ LIVE_STATUSES = ("PENDING", "PAID")
 async def transition(
     session: AsyncSession, order_id: int, from_status: str, to_status: str, **values: Any
 ) -> bool:
-    """Move the order if (and only if) it is still in `from_status`; True for the winner."""
+    """Move the order if (and only if) it is still in `from_status`; True for the winner.
+
+    Leaving PENDING gives the buyer's pending-order slot back in the same transaction.
+    """
     conditions = [col(Order.id) == order_id, col(Order.status) == from_status]
     expires_before = values.pop("expires_before", None)
     if expires_before is not None:
@@ -49,7 +53,10 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     assert isinstance(result, CursorResult)
-    return bool(result.rowcount == 1)
+    won = bool(result.rowcount == 1)
+    if won and from_status == "PENDING":
+        await fair_share.leave_pending(session, order_id)
+    return won
 
 
 async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
@@ -70,7 +77,11 @@ async def _release(session: AsyncSession, order: Order) -> None:
     """Seats and promo use back; the caller has just won the status change."""
     assert order.id is not None
     await inventory.return_seats(
-        session, order.event_id, await _seats_of(session, order.id), order.promo_code_id
+        session,
+        order.event_id,
+        await _seats_of(session, order.id),
+        order.promo_code_id,
+        order.buyer_id,
     )
 
 
@@ -350,9 +361,9 @@ async def accept_late_payment(
             ):
                 await session.rollback()
                 return "raced"
-            await inventory.take_seats(
-                session, order.event_id, await _seats_of(session, order.id), order.promo_code_id
-            )
+            seats = await _seats_of(session, order.id)
+            share = fair_share.Share(order.buyer_id, sum(seats.values()), False, 0)
+            await inventory.take_seats(session, order.event_id, seats, order.promo_code_id, share)
             tickets.issue_tickets(
                 session, order.id, order.event_id, await items_of(session, order.id)
             )
@@ -365,7 +376,7 @@ async def accept_late_payment(
             )
             await session.commit()
             return "paid"
-        except (SoldOut, PromoExhausted):
+        except (SoldOut, PromoExhausted, LimitExceeded):
             await session.rollback()
             order = await _reload(session, order_id)  # the rollback expired it
             if order.status != released_as:

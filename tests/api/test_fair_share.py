@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.factories import create_event
+from tests.support.factories import create_event, reserve
 from tests.support.graphql import GraphQLClient
 
 SHARE = "id maxPerCustomer"
@@ -46,3 +46,31 @@ async def test_an_event_without_a_cap_reads_null(client: GraphQLClient) -> None:
     organizer = await client.register(organizer=True)
     event = await create_event(client, organizer)
     assert (await client.data(READ, {"id": event["id"]}))["event"]["maxPerCustomer"] is None
+
+
+CANCEL = "mutation($id: ID!) { cancelOrder(id: $id) { order { status } errors { code } } }"
+
+
+async def test_one_account_cannot_hold_more_than_the_cap_and_gets_it_back_on_cancel(
+    client: GraphQLClient,
+) -> None:
+    organizer, buyer, other = (
+        await client.register(organizer=True),
+        await client.register(),
+        await client.register(),
+    )
+    event = await create_event(client, organizer, maxPerCustomer=3)
+    first = await reserve(client, buyer, event, {"Regular": 2})
+    assert first["errors"] == []
+    over = await reserve(client, buyer, event, {"Regular": 1, "VIP": 1})
+    assert [e["code"] for e in over["errors"]] == ["LIMIT_EXCEEDED"]
+    assert (await reserve(client, other, event, {"Regular": 3}))["errors"] == []  # per account
+
+    cancelled = await client.data(CANCEL, {"id": first["order"]["id"]}, buyer.token)
+    assert cancelled["cancelOrder"]["errors"] == []
+    again = await reserve(client, buyer, event, {"Regular": 3})
+    assert again["errors"] == []
+    seats = await client.data(
+        READ.replace("maxPerCustomer", "maxPerCustomer sold"), {"id": event["id"]}
+    )
+    assert seats["event"]["sold"] == 6

@@ -28,7 +28,17 @@ from hypothesis.stateful import (
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from eventhub.models import Event, EventStaff, Order, OrderItem, PromoCode, Ticket, TicketType
+from eventhub.models import (
+    CustomerHold,
+    CustomerPending,
+    Event,
+    EventStaff,
+    Order,
+    OrderItem,
+    PromoCode,
+    Ticket,
+    TicketType,
+)
 from eventhub.models.database import create_engine, create_session_factory
 from eventhub.services import audit, booking, events, orders, promos, users
 from eventhub.services.errors import DomainError
@@ -39,10 +49,27 @@ from tests.support.invariant import HoldingProvider, check_invariant
 
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[Any]]  # one service call, given its own session
-SEAT_MODELS = (Ticket, OrderItem, Order, PromoCode, TicketType, EventStaff, Event)
+SEAT_MODELS = (
+    CustomerHold,
+    CustomerPending,
+    Ticket,
+    OrderItem,
+    Order,
+    PromoCode,
+    TicketType,
+    EventStaff,
+    Event,
+)
 POLICY = booking.BookingPolicy(hold_seconds=600, max_per_tier=10)
 CODES = ["half", "HALF", "five", "One", "nope"]  # FIVE covers B only; ONE has one use
-BOOKING_OUTCOMES = {"SOLD_OUT", "PROMO_INVALID", "PROMO_EXHAUSTED", "VALIDATION", "SALES_CLOSED"}
+BOOKING_OUTCOMES = {
+    "SOLD_OUT",
+    "PROMO_INVALID",
+    "PROMO_EXHAUSTED",
+    "VALIDATION",
+    "SALES_CLOSED",
+    "LIMIT_EXCEEDED",
+}
 ORDER = st.integers(0, 999)
 EXAMPLES = hypothesis.settings(
     max_examples=40,
@@ -190,9 +217,16 @@ class BookingMachine(RuleBasedStateMachine):
         for line in lines:
             per_tier[line.ticket_type_id] = per_tier.get(line.ticket_type_id, 0) + line.quantity
         fits, promo_state = self.run(self.room(self.events[event_no][0], per_tier, promo))
+        pending = self.run(
+            self.rows(
+                "SELECT COUNT(*) FROM orders WHERE buyer_id = :b AND status = 'PENDING'",
+                b=buyer.user_id,
+            )
+        )[0][0]
         outcome = self.run(self.call(work))
         if isinstance(outcome, DomainError):
             assert outcome.code in BOOKING_OUTCOMES, outcome
+            assert outcome.code != "LIMIT_EXCEEDED" or pending >= POLICY.max_pending_orders
             assert outcome.code != "SOLD_OUT" or not fits, "SOLD_OUT although the seats fit"
             assert outcome.code != "PROMO_EXHAUSTED" or promo_state == "exhausted"
             return

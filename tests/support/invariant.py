@@ -6,6 +6,9 @@ promo code's `uses` counts the live orders that use it; live (non-VOID)
 tickets exist exactly for the seats of PAID orders, tier by tier, and a
 REFUNDED order keeps all its tickets, VOID (or never had any: a late payment
 on an expired hold that could not re-take its seats is refunded at once).
+The fair-share counters match too: each buyer's `customer_holds.held` is the
+seats of that buyer's PENDING and PAID orders for the event, and
+`customer_pending.pending` counts the buyer's PENDING orders.
 
 Also here: `HoldingProvider`, a payment provider that does not pay at once,
 so tests can make PENDING orders through the booking service.
@@ -58,6 +61,23 @@ WHERE o.status = 'PAID'
 GROUP BY i.order_id, i.ticket_type_id"""
 
 
+# Per (event, buyer): the counter next to the live seats, where either is non-zero.
+CUSTOMER_HOLDS = f"""
+SELECT k.event_id, k.user_id, MAX(k.held) AS held, SUM(k.seats) AS seats FROM (
+  SELECT event_id, user_id, held, 0 AS seats FROM customer_holds
+  UNION ALL
+  SELECT o.event_id, o.buyer_id, 0, i.quantity FROM orders o JOIN order_items i
+    ON i.order_id = o.id WHERE o.status IN {LIVE}
+) k GROUP BY k.event_id, k.user_id ORDER BY k.event_id, k.user_id"""
+
+CUSTOMER_PENDING = """
+SELECT k.user_id, MAX(k.pending) AS pending, SUM(k.orders) AS orders FROM (
+  SELECT user_id, pending, 0 AS orders FROM customer_pending
+  UNION ALL
+  SELECT buyer_id, 0, 1 FROM orders WHERE status = 'PENDING'
+) k GROUP BY k.user_id ORDER BY k.user_id"""
+
+
 async def _rows(session: AsyncSession, sql: str) -> list[Any]:
     return list((await session.execute(text(sql))).all())
 
@@ -100,6 +120,23 @@ async def invariant_problems(session: AsyncSession) -> list[str]:
                 f"order {m.order_id} (PAID): tier {m.ticket_type_id} has {m.seats} seats "
                 f"but {m.live} non-VOID tickets"
             )
+    problems.extend(await fair_share_problems(session))
+    return problems
+
+
+async def fair_share_problems(session: AsyncSession) -> list[str]:
+    """held == Σ live seats of that buyer, per event; pending == that buyer's PENDING orders."""
+    problems = [
+        f"buyer {c.user_id} at event {c.event_id}: held={c.held}, "
+        f"seats of their PENDING+PAID orders={c.seats}"
+        for c in await _rows(session, CUSTOMER_HOLDS)
+        if c.held != c.seats
+    ]
+    problems += [
+        f"buyer {c.user_id}: pending={c.pending}, PENDING orders={c.orders}"
+        for c in await _rows(session, CUSTOMER_PENDING)
+        if c.pending != c.orders
+    ]
     return problems
 
 
