@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = "https://api.stripe.com"
+    # Seconds per call to Stripe; with its 2 retries a reservation waits about 30 s at most.
+    stripe_timeout: float = Field(10.0, gt=0, le=60)
     max_query_cost: int = Field(1000, ge=1)
     max_query_depth: int = Field(10, ge=1)
     max_query_aliases: int = Field(30, ge=1)

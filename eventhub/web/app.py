@@ -70,7 +70,10 @@ LIVE_POOL_SIZE = 2  # per worker, beside EVENTHUB_DB_POOL_SIZE and the LISTEN co
 def payment_provider(settings: Settings) -> PaymentProvider:
     if settings.payment_provider == "stripe":
         return StripeProvider(
-            settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
+            settings.stripe_secret_key,
+            settings.stripe_webhook_secret,
+            settings.stripe_api_base,
+            timeout=settings.stripe_timeout,
         )
     return OfflineProvider()
 

@@ -7,7 +7,8 @@ exceeds the charge (`charge_already_refunded`); a succeeded intent cannot be
 cancelled; ISK amounts are two-decimal and must be multiples of 100.
 
 Tests steer it: `fail` makes the next calls to an endpoint answer a card decline,
-a 429 or a 500, `delay` slows them, `stop`/`start` make it unreachable;
+a 429 or a 500, `delay` slows them, `hang` leaves them unanswered, `stop`/`start`
+make it unreachable;
 `succeed`, `decline`, `cancel_outside` and `refund_outside` are what the buyer's
 browser or the Dashboard do; `event` and `deliver` build and post the signed
 webhooks Stripe would send. Every request is recorded in `requests`.
@@ -91,6 +92,7 @@ class FakeStripe:
     _stored: dict[str, tuple[str, dict[str, Any], Reply]] = field(default_factory=dict)
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _delays: dict[str, float] = field(default_factory=dict)
+    _hanging: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -121,6 +123,7 @@ class FakeStripe:
 
     def stop(self) -> None:
         """Stop answering: the SDK gets connection errors until `start`."""
+        self._hanging.clear()  # let hung requests end, so the server can shut down
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
@@ -147,8 +150,14 @@ class FakeStripe:
         """Answer `endpoint` only after `seconds` (the work itself is done at once)."""
         self._delays[endpoint] = seconds
 
+    def hang(self, endpoint: str) -> None:
+        """Calls to `endpoint` are received (and recorded) but never answered, as when Stripe
+        or the network in between stalls; `clear_failures` or `stop` ends it."""
+        self._hanging.add(endpoint)
+
     def clear_failures(self) -> None:
         self._failures.clear()
+        self._hanging.clear()
 
     def calls(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -231,6 +240,8 @@ class FakeStripe:
         )
 
     async def _handle(self, endpoint: str, request: Request) -> JSONResponse:
+        if endpoint in self._hanging:
+            return await self._hang(endpoint, request)
         body = (await request.body()).decode()
         params = _nested(body if request.method == "POST" else request.url.query)
         key = request.headers.get("idempotency-key") if request.method == "POST" else None
@@ -244,6 +255,16 @@ class FakeStripe:
         if record.replayed:
             headers["idempotent-replayed"] = "true"
         return JSONResponse(answer, status_code=status, headers=headers)
+
+    async def _hang(self, endpoint: str, request: Request) -> JSONResponse:
+        """Record the attempt, then say nothing until released (the client gave up long ago)."""
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        with self._lock:
+            self.requests.append(Recorded(endpoint, {}, key))
+        # Polled: the test's thread ends the hang, and asyncio.Event is not thread-safe.
+        while endpoint in self._hanging:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return JSONResponse(FAILURES["server_error"].reply[1], status_code=500)
 
     def _answer(
         self,

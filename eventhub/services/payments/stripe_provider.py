@@ -7,10 +7,15 @@ because it is always "refund what is left": Stripe answers a second one with
 `charge_already_refunded`, which we take as done. Its idempotency key is fresh
 per attempt (the SDK reuses it for its own retries), because Stripe stores a
 5xx answer under a key for 24 hours and would replay it to every later retry.
+
+Every call is bounded: `timeout` seconds per attempt (the SDK's default is 80)
+and at most `RETRIES` retries, so a reservation waits about 30 s for Stripe at
+the defaults, never minutes, and then releases its seats.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -32,6 +37,8 @@ class InvalidWebhook(Exception):
 # Currencies EventHub keeps with 0 decimals that Stripe's API still takes in hundredths
 # ("ISK ... for backwards compatibility, pass amounts as two-decimal, decimals 00").
 STRIPE_HUNDREDTHS = frozenset({"ISK", "UGX"})
+RETRIES = 2  # the SDK's own retries after a first attempt (same idempotency key)
+BACKOFF_ALLOWANCE = 2.5  # s: the SDK sleeps 0.5 s then at most 1 s between attempts, plus slack
 
 
 def stripe_amount(amount_minor: int, currency: str) -> int:
@@ -56,14 +63,18 @@ class StripeProvider:
     name = "stripe"
     pays_at_once = False
 
-    def __init__(self, secret_key: str, webhook_secret: str, api_base: str) -> None:
+    def __init__(
+        self, secret_key: str, webhook_secret: str, api_base: str, *, timeout: float = 10.0
+    ) -> None:
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
-            max_network_retries=2,
-            http_client=stripe.HTTPXClient(),
+            max_network_retries=RETRIES,
+            http_client=stripe.HTTPXClient(timeout=timeout),
         )
         self._webhook_secret = webhook_secret
+        # The whole call, retries included: httpx's timeout is per read, not per attempt.
+        self._budget = timeout * (RETRIES + 1) + BACKOFF_ALLOWANCE
 
     async def create_payment(self, order: Order) -> PaymentInfo | None:
         params: dict[str, Any] = {
@@ -73,12 +84,15 @@ class StripeProvider:
             "automatic_payment_methods": {"enabled": True},
         }
         try:
-            intent = await self._client.v1.payment_intents.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": f"{_order_key(order)}-intent"},
-            )
+            async with asyncio.timeout(self._budget):
+                intent = await self._client.v1.payment_intents.create_async(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": f"{_order_key(order)}-intent"},
+                )
         except stripe.StripeError as error:
             raise _translate(error) from error
+        except TimeoutError:
+            raise ProviderUnavailable("the payment provider did not answer in time") from None
         return PaymentInfo(intent["id"], intent["client_secret"], intent["status"])
 
     async def refund(self, order: Order) -> RefundInfo:
