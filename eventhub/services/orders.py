@@ -18,6 +18,7 @@ from sqlmodel import col
 from eventhub.models import Event, Order, OrderItem
 from eventhub.services import audit, fair_share, inventory, tickets
 from eventhub.services.errors import (
+    AlreadyCheckedIn,
     LimitExceeded,
     NotFound,
     NotRefundable,
@@ -25,6 +26,7 @@ from eventhub.services.errors import (
     PermissionDenied,
     PromoExhausted,
     SoldOut,
+    ValidationFailed,
 )
 from eventhub.services.payments import (
     PaymentDeclined,
@@ -162,10 +164,29 @@ async def cancel_order(
             return await _reload(session, order_id)
         order = await _reload(session, order_id)
     if order.status == "PAID":
+        if await tickets.checked_in_count(session, order_id):
+            raise AlreadyCheckedIn("a ticket of this order was checked in; only an admin can refund it, with a reason")
         if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
             raise NotRefundable("the event has started; ask the organizer for a refund")
         return await refund_paid(session, order, actor, provider, "order.cancel_refund", None)
     raise NotRefundable(f"the order is already {order.status.lower()}")
+
+
+async def _after_entry_reason(
+    session: AsyncSession, order_id: int, actor: audit.Actor, reason: str | None
+) -> dict[str, Any]:
+    """Extra audit details for refunding an order someone already entered with.
+
+    Only an admin may do it, and only with a reason: entry was the service the buyer paid for.
+    """
+    used = await tickets.checked_in_count(session, order_id)
+    if not used:
+        return {}
+    if not actor.is_admin:
+        raise AlreadyCheckedIn("a ticket of this order was checked in; only an admin can refund it")
+    if not (reason or "").strip():
+        raise ValidationFailed("say why an order used at the door is refunded", field="reason")
+    return {"checked_in": used}
 
 
 async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
@@ -214,7 +235,8 @@ async def refund_order(
     order, _event = await _manageable(session, order_id, actor, buyer_ok=False)
     if order.status != "PAID":
         raise NotRefundable(f"only paid orders can be refunded; this one is {order.status.lower()}")
-    return await refund_paid(session, order, actor, provider, "order.refund", reason)
+    extra = await _after_entry_reason(session, order_id, actor, reason)
+    return await refund_paid(session, order, actor, provider, "order.refund", reason, extra)
 
 
 async def refund_paid(
@@ -224,6 +246,7 @@ async def refund_paid(
     provider: PaymentProvider,
     action: str,
     reason: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> Order:
     """Refund through the provider first; the order becomes REFUNDED only once it accepted."""
     assert order.id is not None
@@ -256,6 +279,7 @@ async def refund_paid(
                 "refund_id": refund.refund_id,
                 "reason": reason,
                 "amount_minor": order.total_minor,
+                **(extra or {}),
             },
         )
         await session.commit()

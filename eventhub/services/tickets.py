@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -50,6 +50,16 @@ async def void_tickets(session: AsyncSession, order_id: int) -> None:
         .values(status="VOID")
         .execution_options(synchronize_session=False)
     )
+
+
+async def checked_in_count(session: AsyncSession, order_id: int) -> int:
+    """How many of the order's tickets were admitted at the door."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(col(Ticket.order_id) == order_id, col(Ticket.status) == "USED")
+    )
+    return int(count or 0)
 
 
 async def viewable_ticket(

@@ -317,6 +317,74 @@ async def test_anyone_else_is_refused_and_the_ticket_stays_valid(
     assert admitted["outcome"] == "VALID"
 
 
+# --- after entry: no refund for the buyer -----------------------------------------------------
+
+ORDER_STATE = "query($id: ID!) { order(id: $id) { status tickets { status } event { sold } } }"
+ADMIN_REFUND = """mutation($id: ID!, $reason: String) { refundOrder(id: $id, reason: $reason) {
+  order { status tickets { status } event { sold } } errors { code field } } }"""
+
+
+async def entered(client: GraphQLClient) -> Door:
+    """A paid order for two seats, one of them already admitted at the door."""
+    door = await open_door(client)
+    assert (await validate(client, door.event["id"], door.tokens[0], door.staff))["outcome"] == (
+        "VALID"
+    )
+    return door
+
+
+async def order_audit(client: GraphQLClient, admin: Account, door: Door) -> list[dict[str, Any]]:
+    log = (await client.data(AUDIT, {"action": None}, admin.token))["auditLog"]["edges"]
+    order_pk = str(pk(door.order["id"], "Order"))
+    return [e["node"] for e in log if (e["node"]["targetType"], e["node"]["targetId"]) == (
+        "Order", order_pk)]  # fmt: skip
+
+
+async def test_a_buyer_cannot_cancel_an_order_once_a_ticket_was_checked_in(
+    app: Any, client: GraphQLClient, session: AsyncSession
+) -> None:
+    door = await entered(client)
+    admin = await make_admin(app, client)
+    audit_before = await order_audit(client, admin, door)
+
+    result = await client.data(CANCEL, {"id": door.order["id"]}, door.buyer.token)
+    by_organizer = await client.data(REFUND, {"id": door.order["id"]}, door.organizer.token)
+
+    assert result["cancelOrder"]["errors"] == [{"code": "ALREADY_CHECKED_IN"}]
+    assert by_organizer["refundOrder"]["errors"] == [{"code": "ALREADY_CHECKED_IN"}]
+    state = (await client.data(ORDER_STATE, {"id": door.order["id"]}, door.buyer.token))["order"]
+    assert state == {
+        "status": "PAID",
+        "tickets": [{"status": "USED"}, {"status": "VALID"}],
+        "event": {"sold": 2},
+    }
+    assert [row[1] for row in await stored_tickets(session)] == ["USED", "VALID"]
+    assert await order_audit(client, admin, door) == audit_before
+
+
+async def test_an_admin_may_refund_an_order_after_entry_with_a_reason_audited(
+    app: Any, client: GraphQLClient
+) -> None:
+    door = await entered(client)
+    admin = await make_admin(app, client)
+
+    no_reason = await client.data(ADMIN_REFUND, {"id": door.order["id"]}, admin.token)
+    assert no_reason["refundOrder"]["errors"] == [{"code": "VALIDATION", "field": "reason"}]
+    variables = {"id": door.order["id"], "reason": "show stopped after the first act"}
+    result = (await client.data(ADMIN_REFUND, variables, admin.token))["refundOrder"]
+
+    assert result["errors"] == []
+    assert result["order"] == {
+        "status": "REFUNDED",
+        "tickets": [{"status": "VOID"}] * 2,
+        "event": {"sold": 0},
+    }
+    [refund] = [e for e in await order_audit(client, admin, door) if e["action"] == "order.refund"]
+    details = json.loads(refund["details"])
+    assert (details["reason"], details["checked_in"]) == ("show stopped after the first act", 1)
+    assert refund["actor"]["id"] == admin.id
+
+
 # --- the audit trail ---------------------------------------------------------------------------
 
 
