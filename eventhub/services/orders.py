@@ -165,7 +165,9 @@ async def cancel_order(
         order = await _reload(session, order_id)
     if order.status == "PAID":
         if await tickets.checked_in_count(session, order_id):
-            raise AlreadyCheckedIn("a ticket of this order was checked in; only an admin can refund it, with a reason")
+            raise AlreadyCheckedIn(
+                "a ticket of this order was checked in; only an admin can refund it, with a reason"
+            )
         if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
             raise NotRefundable("the event has started; ask the organizer for a refund")
         return await refund_paid(session, order, actor, provider, "order.cancel_refund", None)
