@@ -125,3 +125,20 @@ async def test_an_app_built_with_trusted_documents_runs_them_by_hash_alone(
     assert app["refused"]["codes"] == ["FORBIDDEN"]
     # The improvised document is refused at its hash: no point asking for its text.
     assert operations(app["requests"], "Improvised") == [("POST", False, True, 403)]
+
+
+async def test_graphql_ws_reconnects_with_a_fresh_token_after_4403(
+    start_server: ServerLauncher, run_node: NodeScript
+) -> None:
+    """The contract's promise to a live dashboard built on graphql-ws: an expired token
+    closes the socket with 4403, the client asks its connectionParams again and the
+    subscription carries on with the new token."""
+    server = await start_server(access_token_ttl=10)
+    live = run_node("live.mjs", server.base_url)
+    assert live["errors"] == []
+    assert 4403 in live["closes"]
+    assert live["connected"] >= 2
+    assert live["distinctTokens"] == live["tokensSent"] >= 2  # a new token at each connect
+    assert live["orderStatus"] == "PAID"
+    assert live["sold"][0] == 0
+    assert live["sold"][-1] == 2

@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportConnectionFailed
+from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import graphql_client
-from tests.support.factories import create_event
+from tests.support.factories import create_event, reserve
 from tests.support.ws import (
     CAPACITY_CHANGED,
     SALES_UPDATED,
@@ -165,3 +169,41 @@ async def test_legacy_graphql_ws_runs_queries_and_graphql_transport_ws_is_prefer
         [refused] = [m for m in answers["2"] if m["type"] == "error"]
         assert "INTERNAL" not in json.dumps(refused)
         assert "nope" in json.dumps(refused)
+
+
+async def test_gql_default_websocket_transport_queries_and_subscribes(live: SharedServer) -> None:
+    """Python's gql 4 with its default WebSocket transport (it offers both protocols): a
+    query and a subscription with the token in `init_payload`, the subscription seeing a
+    booking; a bad token is refused with 4401, which gql reports as a closed connection."""
+    async with graphql_client(live.server) as client:
+        organizer = await client.register(organizer=True)
+        buyer = await client.register()
+        event = await create_event(client, organizer, name="gql dashboard")
+        url = graphql_ws_url(live.server.base_url)
+        transport = WebsocketsTransport(
+            url=url, init_payload={"Authorization": f"Bearer {organizer.token}"}
+        )
+        async with Client(transport=transport) as session:
+            assert transport.subprotocol == "graphql-transport-ws"
+            mine = await session.execute(gql("{ myEvents { totalCount } }"))
+            assert mine == {"myEvents": {"totalCount": 1}}
+            sales = gql("subscription($id: ID!) { salesUpdated(eventId: $id) { ticketsSold } }")
+            sales.variable_values = {"id": event["id"]}
+            feed = session.subscribe(sales)
+            sold = [(await anext(feed))["salesUpdated"]["ticketsSold"]]
+            await reserve(client, buyer, event, {"Regular": 3})
+            while sold[-1] != 3:
+                update = await asyncio.wait_for(anext(feed), 20)
+                sold.append(update["salesUpdated"]["ticketsSold"])
+            await feed.aclose()
+        assert sold[0] == 0
+        assert sold[-1] == 3
+
+        refused = WebsocketsTransport(url=url, init_payload={"authorization": "Bearer forged"})
+        with pytest.raises(TransportConnectionFailed) as failed:
+            async with Client(transport=refused) as session:
+                await session.execute(gql("{ __typename }"))
+        closed = failed.value.__cause__
+        assert isinstance(closed, ConnectionClosed)
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 4401
