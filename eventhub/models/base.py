@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, Table, TypeDecorator
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlmodel import SQLModel
@@ -17,6 +17,11 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Money in minor units: 64-bit, so the API's maximum (10**12) and totals of it fit.
+# SQLite's INTEGER already holds 64 bits; there the column stays as it was created.
+MinorUnits = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utc_now() -> datetime:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from eventhub.models.base import UTCDateTime, utc_now
+from eventhub.models.base import MinorUnits, UTCDateTime, utc_now
 
 EVENT_STATUSES = ("DRAFT", "PUBLISHED", "CANCELLED")
 
@@ -60,7 +60,7 @@ class TicketType(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(sa_column=_fk("events.id"))
     name: str = Field(max_length=100)
-    price_minor: int
+    price_minor: int = Field(sa_type=MinorUnits)
     seat_limit: int
     sold: int = Field(default=0)
     sales_start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -85,7 +85,7 @@ class PromoCode(SQLModel, table=True):
     event_id: int = Field(sa_column=_fk("events.id"))
     code: str = Field(max_length=64)  # stored upper-cased: codes are case-insensitive
     kind: str = Field(max_length=8)
-    amount: int
+    amount: int = Field(sa_type=MinorUnits)  # minor units, or basis points for PERCENT
     max_uses: int | None = Field(default=None)
     uses: int = Field(default=0)
     valid_from: datetime | None = Field(default=None, sa_type=UTCDateTime)

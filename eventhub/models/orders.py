@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from eventhub.models.base import UTCDateTime, utc_now
+from eventhub.models.base import MinorUnits, UTCDateTime, utc_now
 
 ORDER_STATUSES = ("PENDING", "PAID", "EXPIRED", "CANCELLED", "REFUNDED")
 
@@ -42,9 +42,9 @@ class Order(SQLModel, table=True):
     )
     promo_code: str | None = Field(default=None, max_length=64)
     currency: str = Field(max_length=3)
-    subtotal_minor: int
-    discount_minor: int = Field(default=0)
-    total_minor: int
+    subtotal_minor: int = Field(sa_type=MinorUnits)
+    discount_minor: int = Field(default=0, sa_type=MinorUnits)
+    total_minor: int = Field(sa_type=MinorUnits)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     idempotency_key: str | None = Field(default=None, max_length=200)
     payment_provider: str = Field(default="offline", max_length=16)
@@ -76,5 +76,5 @@ class OrderItem(SQLModel, table=True):
         )
     )
     quantity: int
-    unit_price_minor: int
-    unit_discount_minor: int = Field(default=0)
+    unit_price_minor: int = Field(sa_type=MinorUnits)
+    unit_discount_minor: int = Field(default=0, sa_type=MinorUnits)

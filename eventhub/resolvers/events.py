@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eventhub.models import Event
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor
+from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor, parse_pk
 from eventhub.resolvers.paging import page_size
 from eventhub.resolvers.results import BadUserInput, Result, attempt
 from eventhub.services import catalog, event_images, events
@@ -25,10 +25,14 @@ def _after(after: str | None) -> catalog.EventKey | None:
         return None
     parts = decode_cursor(after, 3)
     try:
-        if parts is None or parts[0] != "ev":
+        pk = parse_pk(parts[2]) if parts is not None and parts[0] == "ev" else None
+        if parts is None or pk is None:
             raise ValueError
-        return datetime.fromisoformat(parts[1]), int(parts[2])
-    except ValueError:
+        starts_at = datetime.fromisoformat(parts[1])
+        if starts_at.tzinfo is None:
+            raise ValueError
+        return starts_at.astimezone(UTC), pk
+    except (ValueError, OverflowError):
         raise BadUserInput("`after` is not a cursor from this connection") from None
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+# Primary keys are INTEGER columns: a larger number names no row, and PostgreSQL
+# would refuse to compare it with one. Such ids are simply not ours.
+MAX_PK = 2**31 - 1
+
 
 def encode_id(type_name: str, pk: int | None) -> str:
     raw = f"{type_name}:{pk}".encode()
@@ -20,9 +24,18 @@ def parse_id(value: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, sep, pk = raw.partition(":")
-    if not sep or not pk.isdigit() or len(pk) > 18:
+    number = parse_pk(pk)
+    if not sep or number is None:
         return None
-    return type_name, int(pk)
+    return type_name, number
+
+
+def parse_pk(text: str) -> int | None:
+    """A decimal primary key within the columns' range, or None; never a huge int()."""
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_PK else None
 
 
 def decode_id(value: str, expected_type: str) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventhub.resolvers.ids import decode_cursor, encode_cursor
+from eventhub.resolvers.ids import decode_cursor, encode_cursor, parse_pk
 from eventhub.resolvers.results import BadUserInput
 
 MAX_PAGE = 100
@@ -27,6 +27,7 @@ def after_id(after: str | None) -> int | None:
     if after is None:
         return None
     parts = decode_cursor(after, 2)
-    if parts is None or parts[0] != "id" or not parts[1].isdigit():
+    pk = parse_pk(parts[1]) if parts is not None and parts[0] == "id" else None
+    if pk is None:
         raise BadUserInput("`after` is not a cursor from this connection")
-    return int(parts[1])
+    return pk

@@ -24,6 +24,7 @@ from eventhub.schema.door import DoorMutation
 from eventhub.schema.errors import classify_all
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.events import EventMutation, EventQuery
+from eventhub.schema.input_screen import InputScreen
 from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.live import Subscription
 from eventhub.schema.operation_metrics import OperationMetrics
@@ -126,6 +127,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             partial(ParseOnce, maxsize=512),
             partial(ValidateOnce, maxsize=512),
             partial(QueryLimitsExtension, limits),
+            InputScreen,
             OperationMetrics,
         ],
     )

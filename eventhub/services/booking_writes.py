@@ -128,7 +128,7 @@ def _inserts_sql() -> str:
         "i AS (INSERT INTO order_items (order_id, ticket_type_id, quantity, unit_price_minor, "
         "unit_discount_minor) SELECT o.id, x.tier, x.quantity, x.price, x.discount FROM o, "
         "unnest(CAST(:i_tiers AS INTEGER[]), CAST(:i_quantities AS INTEGER[]), "
-        "CAST(:i_prices AS INTEGER[]), CAST(:i_discounts AS INTEGER[])) "
+        "CAST(:i_prices AS BIGINT[]), CAST(:i_discounts AS BIGINT[])) "
         "AS x(tier, quantity, price, discount) RETURNING 1), "
         "k AS (INSERT INTO tickets (order_id, event_id, ticket_type_id, status, created_at) "
         "SELECT o.id, CAST(:o_event_id AS INTEGER), x.tier, 'VALID', "

@@ -61,7 +61,9 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "VND": 0,
     "ZAR": 2,
 }
-MAX_MINOR = 10**12  # a sanity bound far above any ticket price
+MAX_MINOR = 10**12  # a sanity bound far above any ticket price (the columns are BIGINT)
+MAX_MINOR_DIGITS = 12  # 10**12 is the only 13-digit amount allowed; larger ones are refused
+MAX_DIGITS = 40  # significant digits a client may send for one amount
 
 
 def exponent(currency: str) -> int:
@@ -79,23 +81,40 @@ def normalize_currency(currency: str, field: str = "currency") -> str:
 
 
 def to_minor(amount: Decimal, currency: str, field: str = "price") -> int:
-    """Exact conversion; refuses more decimals than the currency has, negatives and NaN."""
-    try:
-        if not amount.is_finite():
-            raise ValidationFailed("amount must be a number", field=field)
-        scaled = amount.scaleb(exponent(currency))
-        if scaled != scaled.to_integral_value():
-            raise ValidationFailed(
-                f"{currency} amounts have at most {exponent(currency)} decimals", field=field
-            )
-    except InvalidOperation:
-        raise ValidationFailed("amount must be a number", field=field) from None
-    minor = int(scaled)
-    if minor < 0:
+    """Exact conversion; refuses more decimals than the currency has, negatives and NaN.
+
+    The work is bounded whatever the client sent: the number's size is read from
+    its digits and exponent (no arithmetic) before it is scaled, so "1E+400000"
+    is refused at once instead of being expanded into a 400,000-digit integer.
+    """
+    if not amount.is_finite():
+        raise ValidationFailed("amount must be a number", field=field)
+    places = exponent(currency)
+    if amount.is_zero():
+        return 0  # whatever its exponent: "0E+400000" is still nothing
+    if amount.is_signed():
         raise ValidationFailed("amount must not be negative", field=field)
+    if len(amount.as_tuple().digits) > MAX_DIGITS:
+        raise ValidationFailed(f"amount has more than {MAX_DIGITS} digits", field=field)
+    if amount.adjusted() + places > MAX_MINOR_DIGITS:
+        raise ValidationFailed("amount is too large", field=field)
+    minor = _scaled_integer(amount, places, currency, field)
     if minor > MAX_MINOR:
         raise ValidationFailed("amount is too large", field=field)
     return minor
+
+
+def _scaled_integer(amount: Decimal, places: int, currency: str, field: str) -> int:
+    """The one conversion to minor units; only reached by amounts already bounded in size."""
+    try:
+        scaled = amount.scaleb(places)
+        if scaled != scaled.to_integral_value():
+            raise ValidationFailed(
+                f"{currency} amounts have at most {places} decimals", field=field
+            )
+    except InvalidOperation:
+        raise ValidationFailed("amount must be a number", field=field) from None
+    return int(scaled)
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
