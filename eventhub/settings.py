@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # PENDING (unpaid) orders one account may have at once, across all events.
     max_pending_orders: int = Field(3, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
+    # Seconds before an event's startsAt when its doors open: offline scans dated
+    # earlier are refused (REFUSED), never applied.
+    doors_open_before: int = Field(14_400, ge=0)
     live_fanout_share: float = Field(0.25, gt=0, le=1)
     db_pool_size: int = Field(10, ge=1)
     # Outage bounds: a request waits at most this long for PostgreSQL, then answers 503.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from eventhub.metrics import VALIDATIONS
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
@@ -32,5 +34,10 @@ async def sync(
     ctx: RequestContext, event_id: str, scans: list[door.OfflineScan]
 ) -> list[door.ScanResult]:
     return await door.sync_check_ins(
-        ctx.session, ctx.app.signer, _event_pk(event_id), scans, await ctx.actor()
+        ctx.session,
+        ctx.app.signer,
+        _event_pk(event_id),
+        scans,
+        await ctx.actor(),
+        timedelta(seconds=ctx.settings.doors_open_before),
     )

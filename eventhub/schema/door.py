@@ -34,6 +34,11 @@ class ScanOutcome(Enum):
     VOID = "VOID"
     WRONG_EVENT = "WRONG_EVENT"
     INVALID = "INVALID"
+    REFUSED = strawberry.enum_value(
+        "REFUSED",
+        description="scannedAt is before the doors open (EVENTHUB_DOORS_OPEN_BEFORE ahead of "
+        "startsAt) or more than 5 minutes after the upload: not applied",
+    )
 
 
 @strawberry.type
@@ -78,7 +83,8 @@ class DoorMutation:
 
     @strawberry.mutation(
         extensions=requires_role(*DOOR),
-        description="uploads scans made offline; the first scan of a ticket wins",
+        description="uploads scans made offline (at most 500 per call); "
+        "the first scan of a ticket wins",
     )
     async def sync_check_ins(
         self, info: Info, event_id: strawberry.ID, scans: list[OfflineScanInput]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from sqlmodel import col
 from eventhub.models import AuditEntry, Event, EventStaff, Ticket
 from eventhub.models.base import table_of
 from eventhub.services import audit, live
-from eventhub.services.errors import NotFound, PermissionDenied
+from eventhub.services.errors import NotFound, PermissionDenied, ValidationFailed
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 
 logger = logging.getLogger("eventhub.door")
@@ -37,11 +37,12 @@ class Validation:
 WRONG_EVENT = Validation("WRONG_EVENT")
 
 
-async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.Actor) -> None:
+async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.Actor) -> datetime:
     """Assigned staff, the event's organizer and admins; anyone else is refused.
 
-    One query answers both "who organizes it" and "is the actor staff there":
-    this runs before every scan at the door.
+    One query answers "who organizes it", "is the actor staff there" and "when
+    does it start" (the event's start time is returned): this runs before every
+    scan at the door.
     """
     is_staff = (
         select(col(EventStaff.event_id))
@@ -50,14 +51,16 @@ async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.
     )
     row = (
         await session.execute(
-            select(col(Event.organizer_id), is_staff).where(col(Event.id) == event_id)
+            select(col(Event.organizer_id), is_staff, col(Event.starts_at)).where(
+                col(Event.id) == event_id
+            )
         )
     ).first()
     if row is None:
         raise NotFound("no such event", field="eventId")
-    organizer_id, staff = row
+    organizer_id, staff, starts_at = row
     if actor.is_admin or organizer_id == actor.user_id or staff:
-        return
+        return starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=UTC)
     await audit.record_now(
         session, actor, "ticket.validate_denied", target_type="Event", target_id=event_id
     )
@@ -137,9 +140,28 @@ class OfflineScan:
 @dataclass(frozen=True)
 class ScanResult:
     token: str
-    outcome: str  # ACCEPTED | DUPLICATE | VOID | WRONG_EVENT | INVALID
+    outcome: str  # ACCEPTED | DUPLICATE | VOID | WRONG_EVENT | INVALID | REFUSED
     ticket_id: int | None
     first_checked_in_at: datetime | None
+
+
+MAX_SCANS_PER_SYNC = 500
+CLOCK_SKEW = timedelta(minutes=5)  # a scanner's clock may run this far ahead of ours
+
+
+@dataclass(frozen=True)
+class ScanWindow:
+    """When an offline scan can have happened: from doors opening until the upload."""
+
+    opens: datetime
+    closes: datetime
+
+    @classmethod
+    def for_event(cls, starts_at: datetime, doors_open_before: timedelta) -> ScanWindow:
+        return cls(starts_at - doors_open_before, datetime.now(UTC) + CLOCK_SKEW)
+
+    def __contains__(self, at: datetime) -> bool:
+        return self.opens <= at <= self.closes
 
 
 async def sync_check_ins(
@@ -148,16 +170,26 @@ async def sync_check_ins(
     event_id: int,
     scans: list[OfflineScan],
     actor: audit.Actor,
+    doors_open_before: timedelta,
 ) -> list[ScanResult]:
     """Apply scans made offline, earliest first; the first scan of a ticket wins.
 
     A scan earlier than an existing check-in moves the check-in time back (it
-    was the real admission); every other repeat is reported as DUPLICATE.
+    was the real admission); every other repeat is reported as DUPLICATE. A scan
+    dated before the doors open or after the upload (beyond clock skew) cannot be
+    real and would let a bad clock take a check-in over: it is REFUSED, unapplied.
+    At most MAX_SCANS_PER_SYNC scans per call; more is refused whole.
     """
-    await ensure_door_access(session, event_id, actor)
+    if len(scans) > MAX_SCANS_PER_SYNC:
+        raise ValidationFailed(
+            f"at most {MAX_SCANS_PER_SYNC} scans per upload; send the rest in another call",
+            field="scans",
+        )
+    starts_at = await ensure_door_access(session, event_id, actor)
+    window = ScanWindow.for_event(starts_at, doors_open_before)
     results: dict[int, ScanResult] = {}
     for index, scan in sorted(enumerate(scans), key=lambda pair: pair[1].scanned_at):
-        results[index] = await _apply_scan(session, signer, event_id, scan, actor)
+        results[index] = await _apply_scan(session, signer, event_id, scan, actor, window)
     audit.record(
         session,
         actor,
@@ -179,6 +211,7 @@ async def _apply_scan(
     event_id: int,
     scan: OfflineScan,
     actor: audit.Actor,
+    window: ScanWindow,
 ) -> ScanResult:
     try:
         claims = signer.verify(scan.token)
@@ -187,6 +220,8 @@ async def _apply_scan(
     at = scan.scanned_at if scan.scanned_at.tzinfo else scan.scanned_at.replace(tzinfo=UTC)
     if claims.event_id != event_id:
         return ScanResult(scan.token, "WRONG_EVENT", None, None)  # nothing about that ticket
+    if at not in window:
+        return ScanResult(scan.token, "REFUSED", claims.ticket_id, None)
     if await _admit(session, claims.ticket_id, event_id, at, actor.user_id):
         return ScanResult(scan.token, "ACCEPTED", claims.ticket_id, at)
     missed = await _outcome_after_miss(session, claims.ticket_id, event_id)
