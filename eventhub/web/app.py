@@ -148,10 +148,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = build_state(settings)
     schema = build_schema(settings)
     guard = TokenGuard(state.codec, state.session_factory)
-    graphql = EventHubGraphQL(schema, state, settings.cors_origin_list, guard)
     store = build_document_store(settings.persisted_query_store_size, settings.redis_url)
     dashboard_documents = trusted_documents.parse_manifest(DASHBOARD_DOCUMENTS.read_text())
     persisted = PersistedQueries(store, settings.trusted_documents_only, dashboard_documents)
+    graphql = EventHubGraphQL(schema, state, settings.cors_origin_list, guard, persisted)
     graphql_http = GraphQLHTTP(graphql, state, persisted)
 
     @asynccontextmanager

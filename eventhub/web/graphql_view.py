@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from graphql import GraphQLFormattedError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -15,8 +16,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.web.graphql_requests import Operation, RequestError
 from eventhub.web.legacy_ws import LegacyWSHandler
 from eventhub.web.live_transport import LiveTransportWSHandler
+from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.socket_tokens import TokenGuard
 
 CONTEXT_KEY = "eventhub_context"
@@ -32,6 +35,7 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
         state: AppState,
         origins: Sequence[str] = (),
         guard: TokenGuard | None = None,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -46,6 +50,21 @@ class EventHubGraphQL(GraphQL[RequestContext, None]):
         )
         self.state = state
         self.guard = guard or TokenGuard(state.codec, state.session_factory)
+        self.persisted = persisted
+
+    async def refuse_socket_document(
+        self, query: str, context: RequestContext
+    ) -> GraphQLFormattedError | None:
+        """The GraphQL error a socket operation gets where HTTP would refuse its document
+        before running it (EVENTHUB_TRUSTED_DOCUMENTS_ONLY), or None to run it: a socket is
+        no way around the rule."""
+        if self.persisted is None or not self.persisted.trusted_only:
+            return None
+        try:
+            await self.persisted.resolve(Operation(query=query), context)
+        except RequestError as refused:
+            return {"message": refused.message, "extensions": {"code": refused.code}}
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})

@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from eventhub.resolvers.context import RequestContext
+from eventhub.web.live_transport import socket_refusal
 from eventhub.web.socket_tokens import SocketRefused
 
 
@@ -43,6 +44,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
         """Strawberry's, with `stream` (any operation type) and the operation's own context."""
         context = self.context.for_operation()
         try:
+            refusal = await socket_refusal(self.view, query, context)
+            if refusal is not None:
+                await self.send_message(
+                    ErrorMessage(type="error", id=operation_id, payload=refusal)
+                )
+                return
             result_source = await self.schema.stream(
                 query=query,
                 variable_values=variables,

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import Any, Protocol, cast
 
+from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -31,6 +32,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
+    ErrorMessage,
     Message,
 )
 from strawberry.utils.aio import aclosing
@@ -41,6 +43,20 @@ from eventhub.web.socket_tokens import SocketRefused
 from eventhub.web.ws_protocol import TEXT_FRAMES, TextFrames
 
 Handler = BaseGraphQLTransportWSHandler[RequestContext, None]
+
+
+class DocumentGate(Protocol):
+    """What both socket handlers ask the view (graphql_view.py) before running a document."""
+
+    async def refuse_socket_document(
+        self, query: str, context: RequestContext
+    ) -> GraphQLFormattedError | None: ...
+
+
+async def socket_refusal(
+    view: object, query: str, context: RequestContext
+) -> GraphQLFormattedError | None:
+    return await cast(DocumentGate, view).refuse_socket_document(query, context)
 
 
 def next_message(operation_id: str, payload_text: str) -> str:
@@ -68,6 +84,13 @@ class LiveTransportWSHandler(Handler):
         self, operation: Operation[RequestContext, None], context: RequestContext
     ) -> None:
         """Strawberry's `run_operation`, with the operation's own context."""
+        refusal = await socket_refusal(self.view, operation.query, context)
+        if refusal is not None:
+            await operation.send_operation_message(
+                ErrorMessage(id=operation.id, type="error", payload=[refusal])
+            )
+            self.operations.pop(operation.id, None)
+            return
         try:
             result_source = await self.schema.stream(
                 operation.query,
