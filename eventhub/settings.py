@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(10, ge=1)
     max_query_aliases: int = Field(30, ge=1)
     max_query_tokens: int = Field(2000, ge=50)
+    # The query gate (schema/limits.py): refused before validation, whatever the document.
+    max_query_length: int = Field(65_536, ge=256)  # code points of the query text
+    max_query_fields: int = Field(300, ge=10)  # field selections after fragment expansion
+    max_query_directives: int = Field(50, ge=1)  # directives after fragment expansion
     rate_limit: str = "600/minute"
     upload_dir: Path = Path("./uploads")
     max_upload_bytes: int = Field(5_242_880, ge=1)

@@ -25,6 +25,7 @@ KNOWN_CODES = {
     "UNAVAILABLE",
     "INTERNAL",
 }
+PARSER_CAPS = ("Document contains more than", "Source contains more than", "nested too deeply")
 
 
 def classify(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -50,8 +51,10 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         # One line per outage is logged by the gate; no trace per request.
         return _with_code(error, "UNAVAILABLE", "the database is unreachable; retry shortly")
     if original is None:
-        # graphql-core's token cap: "Syntax Error: Document contains more than N tokens…"
-        complex_ = "Document contains more than" in error.message
+        # graphql-core's caps, set by the query gate (schema/limits.py): "Syntax Error:
+        # Document contains more than N tokens…", "Source contains more than N code points…",
+        # "Document is nested too deeply…"
+        complex_ = any(cap in error.message for cap in PARSER_CAPS)
         return _with_code(
             error, "QUERY_TOO_COMPLEX" if complex_ else "BAD_USER_INPUT", error.message
         )

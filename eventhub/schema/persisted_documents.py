@@ -10,10 +10,11 @@ checks (the query budget with its variables) still run every time.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 PREPARED_SIZE = 2000  # persisted documents are a bounded set: the store's and the trusted ones
@@ -52,13 +53,22 @@ class PreparedDocuments(SchemaExtension):
 
 
 class ParseOnce(ParserCache):
-    """Strawberry's parse cache, unless the document is already known."""
+    """Strawberry's parse cache, unless the document is already known.
+
+    A document that does not parse (a syntax error, or over the gate's length,
+    token or nesting caps) is left unparsed here: Strawberry's own parse then
+    raises the same error where it answers it as a GraphQL error, on HTTP and
+    WebSocket alike, instead of an exception escaping a stream.
+    """
 
     def on_parse(self) -> Iterator[None]:
-        if self.execution_context.graphql_document is None:
-            yield from super().on_parse()
-        else:
-            yield
+        context = self.execution_context
+        if context.graphql_document is None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
 
 
 class ValidateOnce(ValidationCache):

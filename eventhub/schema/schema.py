@@ -113,6 +113,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_cost=settings.max_query_cost,
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
+        max_fields=settings.max_query_fields,
+        max_directives=settings.max_query_directives,
+        max_length=settings.max_query_length,
     )
     return EventHubSchema(
         query=Query,
@@ -125,8 +128,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             PreparedDocuments,
             partial(ParseOnce, maxsize=512),
+            partial(QueryLimitsExtension, limits),  # before validation: it must cost nothing
             partial(ValidateOnce, maxsize=512),
-            partial(QueryLimitsExtension, limits),
             InputScreen,
             OperationMetrics,
         ],

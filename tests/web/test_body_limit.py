@@ -162,8 +162,11 @@ async def test_a_body_that_stops_arriving_is_answered_408_at_the_deadline() -> N
 
 
 def big_query(size: int) -> bytes:
-    """A JSON GraphQL request of about `size` bytes (a long comment in the document)."""
-    return json.dumps({"query": "{ __typename } #" + "x" * size}).encode()
+    """A JSON GraphQL request of about `size` bytes (a long variable the document ignores).
+
+    Not a long comment: the query text itself has its own, smaller cap
+    (EVENTHUB_MAX_QUERY_LENGTH, tests/security/test_query_gate.py)."""
+    return json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * size}}).encode()
 
 
 def chunks(body: bytes, size: int = CHUNK) -> Any:
