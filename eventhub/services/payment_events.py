@@ -3,7 +3,10 @@
 Replays are harmless twice over: an event id already recorded is skipped,
 and every state change is a conditional update that a second delivery
 cannot repeat. An event for an order we do not know is logged and
-acknowledged, so the provider stops retrying it.
+acknowledged, so the provider stops retrying it. A `payment_intent.*` event
+changes an order only when the intent is the order's own for exactly its
+total (services/payment_checks.py); any other is audited as `payment.mismatch`
+for `eventhub payments reconcile` and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Order, ProcessedProviderEvent
-from eventhub.services import audit, orders
+from eventhub.services import audit, orders, payment_checks
 from eventhub.services.payments import PaymentProvider
 
 logger = logging.getLogger("eventhub.payments")
 RELEASED = ("EXPIRED", "CANCELLED")
+MAX_ORDER_ID = 2**31 - 1  # ids are INTEGER columns; a larger one is no order of ours
 
 
 async def _seen(session: AsyncSession, provider: str, event_id: str) -> bool:
@@ -46,20 +50,18 @@ async def _remember(session: AsyncSession, provider: str, event_id: str, kind: s
 
 
 async def _order_for(session: AsyncSession, intent: dict[str, Any]) -> Order | None:
-    """The order this intent pays: by intent id, else by the order id in its metadata.
+    """The order this intent claims to pay: by intent id, else by the order id in its metadata.
 
     The metadata fallback covers an intent whose id we never stored (we crashed
-    between creating it and saving it); it must not let another intent pay an
-    order that already has its own.
+    between creating it and saving it). It also finds an order that already has
+    another intent; `payment_checks.intent_mismatch` then refuses to apply it.
     """
     intent_id = str(intent.get("id"))
     order = await orders.find_by_payment_intent(session, intent_id)
     if order is None:
-        order_id = (intent.get("metadata") or {}).get("order_id")
-        if order_id and str(order_id).isdigit():
+        order_id = str((intent.get("metadata") or {}).get("order_id") or "")
+        if order_id.isascii() and order_id.isdigit() and int(order_id) <= MAX_ORDER_ID:
             order = await session.get(Order, int(order_id))
-            if order is not None and order.payment_intent_id not in (None, intent_id):
-                return None
     return order
 
 
@@ -95,6 +97,12 @@ async def _intent_event(
         return "unknown order"
     assert order.id is not None
     order_id = order.id
+    problem = payment_checks.intent_mismatch(order, intent)
+    if problem is not None:
+        logger.warning("stripe %s does not match order %s: %s", kind, order_id, problem)
+        payment_checks.record_mismatch(session, order, intent, problem, kind)
+        await session.commit()
+        return "mismatch"
     if kind == "payment_intent.succeeded":
         if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
             return "paid"

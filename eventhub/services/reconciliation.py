@@ -3,11 +3,15 @@
 The tool an operator runs after an outage, when webhooks may have been lost.
 Only safe repairs are automatic: a payment Stripe took is applied like its
 webhook would have been; a hold Stripe cancelled is released. Anything else
-(we say PAID, Stripe says otherwise) is reported for a human.
+(we say PAID, Stripe says otherwise) is reported for a human, and so is every
+payment that does not match its order: an intent whose amount or currency is
+no longer the order's total, and each `payment.mismatch` the webhook audited
+(another intent claiming the order, say). A mismatched payment is never applied.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Order
-from eventhub.services import audit, orders
+from eventhub.models import AuditEntry, Order
+from eventhub.services import audit, orders, payment_checks
 from eventhub.services.payments.stripe_provider import StripeProvider
 
 SETTLED = ("PAID", "REFUNDED")
@@ -39,6 +43,9 @@ def _charge_refunded(intent: dict[str, Any]) -> bool:
 
 def _verdict(order: Order, intent: dict[str, Any]) -> str | None:
     """What to do, or None when both sides agree."""
+    problem = payment_checks.intent_mismatch(order, intent)
+    if problem is not None:
+        return f"report only: {problem}"
     intent_status = str(intent.get("status"))
     if intent_status == "succeeded" and _charge_refunded(intent):
         # Refunded in full at Stripe (an intent stays `succeeded` after a refund).
@@ -61,6 +68,7 @@ async def reconcile(
     order_ids = [i for i in (await session.scalars(query.order_by(col(Order.id)))).all() if i]
     await session.commit()
     found: list[Mismatch] = []
+    listed: set[tuple[int, str]] = set()  # (order, intent) pairs already reported
     for order_id in order_ids:
         # One order at a time, read fresh: a repair's rollback expires loaded objects.
         order = await orders.reload(session, order_id)
@@ -71,6 +79,36 @@ async def reconcile(
             continue
         outcome = await _repair(session, provider, order, action, intent) if fix else action
         found.append(Mismatch(order_id, ours, str(intent.get("status")), outcome))
+        listed.add((order_id, str(order.payment_intent_id)))
+    return found + await _audited_mismatches(session, since, listed)
+
+
+async def _audited_mismatches(
+    session: AsyncSession, since: datetime | None, listed: set[tuple[int, str]]
+) -> list[Mismatch]:
+    """Payments the webhook refused as not matching their order (one line per order and intent).
+
+    These may come from intents the order never had, which the loop over orders
+    cannot see; they are reported, never repaired."""
+    query = select(AuditEntry).where(col(AuditEntry.action) == payment_checks.MISMATCH_ACTION)
+    if since is not None:
+        query = query.where(col(AuditEntry.at) >= since)
+    entries = (await session.scalars(query.order_by(col(AuditEntry.id)))).all()
+    await session.commit()
+    found: list[Mismatch] = []
+    for entry in entries:
+        details = json.loads(entry.details or "{}")
+        order_id = int(entry.target_id or 0)
+        key = (order_id, str(details.get("payment_intent")))
+        if key in listed:
+            continue
+        listed.add(key)
+        order = await session.get(Order, order_id)
+        ours = order.status if order is not None else "GONE"
+        event = f"{details.get('event_type')} of {details.get('payment_intent')}"
+        reason = f"report only: {details.get('reason')} [{event}]"
+        found.append(Mismatch(order_id, ours, str(details.get("intent_status")), reason))
+    await session.commit()
     return found
 
 

@@ -18,7 +18,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     try:
         event = provider.parse_event(payload, request.headers.get("stripe-signature"))
     except InvalidWebhook as error:
-        return JSONResponse({"error": f"signature verification failed: {error}"}, status_code=400)
+        return JSONResponse({"error": str(error)}, status_code=400)
     async with state.session_factory() as session:
         outcome = await payment_events.handle_event(session, provider, event)
     return JSONResponse({"received": True, "outcome": outcome})

@@ -8,10 +8,10 @@ cancelled; ISK amounts are two-decimal and must be multiples of 100.
 
 Tests steer it: `fail` makes the next calls to an endpoint answer a card decline,
 a 429 or a 500, `delay` slows them, `hang` leaves them unanswered, `stop`/`start`
-make it unreachable;
-`succeed`, `decline`, `cancel_outside` and `refund_outside` are what the buyer's
-browser or the Dashboard do; `event` and `deliver` build and post the signed
-webhooks Stripe would send. Every request is recorded in `requests`.
+make it unreachable; `succeed`, `decline`, `cancel_outside`, `update_outside` and
+`refund_outside` are what the buyer's browser, the Dashboard or another holder of
+the secret key do; `event` and `deliver` build and post the signed webhooks Stripe
+would send. Every request is recorded in `requests`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ SECRET_KEY = "sk_test_x"
 WEBHOOK_SECRET = "whsec_test"
 API_VERSION = "2026-10-28.endive"  # what stripe 16.1 sends as Stripe-Version
 CANCELABLE = ("requires_payment_method", "requires_confirmation", "requires_action", "processing")
+UPDATABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 Reply = tuple[int, dict[str, Any]]
 
 
@@ -192,6 +193,19 @@ class FakeStripe:
         """Cancelled in the Dashboard (or abandoned), not through our API."""
         with self._lock:
             self.intents[intent_id].update(status="canceled", cancellation_reason="abandoned")
+
+    def update_outside(
+        self, intent_id: str, amount: int | None = None, currency: str | None = None
+    ) -> None:
+        """The amount or currency changed by someone else holding the key (or the Dashboard),
+        as Stripe allows until the intent is paid or cancelled."""
+        with self._lock:
+            intent = self.intents[intent_id]
+            if intent["status"] not in UPDATABLE:
+                message = f"You cannot update this PaymentIntent: its status is {intent['status']}."
+                raise invalid("payment_intent_unexpected_state", message)
+            intent.update(amount=intent["amount"] if amount is None else amount)
+            intent.update(currency=intent["currency"] if currency is None else currency.lower())
 
     def refund_outside(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
         """A refund made in the Dashboard: in full unless `amount` is given."""

@@ -22,6 +22,7 @@ from typing import Any
 import stripe
 
 from eventhub.models import Order
+from eventhub.services.payments import stripe_events
 from eventhub.services.payments.base import (
     PaymentDeclined,
     PaymentInfo,
@@ -144,11 +145,18 @@ class StripeProvider:
         return dict(intent.to_dict())
 
     def parse_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
-        """Verify `Stripe-Signature` (HMAC-SHA256, 300 s tolerance) and parse the event."""
+        """Verify `Stripe-Signature` (HMAC-SHA256, 300 s tolerance), then check the event's shape.
+
+        `InvalidWebhook`'s message is the reason the delivery is refused (HTTP 400)."""
         if not signature:
-            raise InvalidWebhook("missing Stripe-Signature header")
+            raise InvalidWebhook("signature verification failed: missing Stripe-Signature header")
         try:
-            event = stripe.Webhook.construct_event(payload, signature, self._webhook_secret)
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self._webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
+            )
         except (stripe.SignatureVerificationError, ValueError) as error:
-            raise InvalidWebhook(str(error)) from None
-        return dict(event.to_dict())
+            raise InvalidWebhook(f"signature verification failed: {error}") from None
+        try:
+            return stripe_events.parse_event(payload)
+        except stripe_events.MalformedEvent as error:
+            raise InvalidWebhook(f"not a Stripe event: {error}") from None
