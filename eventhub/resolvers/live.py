@@ -96,5 +96,6 @@ async def _follow(
                     state = await mailbox.get()
             except TimeoutError:
                 continue  # loop round to the expiry check
-            if state is not None:
-                yield state
+            if state is None:
+                raise PermissionDenied("no such event, or it is not public")  # deleted
+            yield state

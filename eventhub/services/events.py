@@ -428,6 +428,7 @@ async def delete_event(session: AsyncSession, event_id: int, actor: audit.Actor)
     await session.execute(delete(PromoCode).where(col(PromoCode.event_id) == event_id))
     await session.execute(delete(TicketType).where(col(TicketType.event_id) == event_id))
     await session.delete(event)
+    await live.changed(session, event_id)  # its watchers learn it is gone
     audit.record(
         session,
         actor,

@@ -83,16 +83,18 @@ class Mailbox(Generic[S]):
         self._waiter: asyncio.Future[None] | None = None
         self.express = express
 
-    def put(self, state: S) -> None:
+    def put(self, state: S | None) -> None:
         waiter = self._waiter
         idle = waiter is not None and not waiter.done() and not self._pending
-        if idle and self.express is not None and self.express(state):
+        # None (the event is gone) always goes through `get`, which ends the subscription.
+        if idle and state is not None and self.express is not None and self.express(state):
             return
         self._latest, self._pending = state, True
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def get(self) -> S:
+    async def get(self) -> S | None:
+        """The latest state; None when the loader found nothing (the event was deleted)."""
         while not self._pending:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -100,7 +102,6 @@ class Mailbox(Generic[S]):
             finally:
                 self._waiter = None
         self._pending = False
-        assert self._latest is not None
         return self._latest
 
 

@@ -207,3 +207,30 @@ async def test_gql_default_websocket_transport_queries_and_subscribes(live: Shar
         assert isinstance(closed, ConnectionClosed)
         assert closed.rcvd is not None
         assert closed.rcvd.code == 4401
+
+
+async def test_a_deleted_event_ends_its_subscriptions_with_a_clear_error(
+    live: SharedServer,
+) -> None:
+    """Deleting an event that has watchers ends their subscriptions with FORBIDDEN (as
+    subscribing to it now would be answered), and the socket goes on serving others."""
+    async with graphql_client(live.server) as client:
+        organizer = await client.register(organizer=True)
+        doomed = await create_event(client, organizer, name="Doomed")
+        kept = await create_event(client, organizer, name="Kept")
+        async with open_socket(live.server.base_url, organizer.token) as socket:
+            watching = await subscribe_both(socket, doomed["id"])
+            for operation in watching:
+                await socket.first_state(operation)
+            deleted = await client.data(
+                "mutation($id: ID!) { deleteEvent(id: $id) { errors { code } } }",
+                {"id": doomed["id"]},
+                organizer.token,
+            )
+            assert deleted["deleteEvent"]["errors"] == []
+            for operation in watching:
+                errors = await socket.ending_errors(operation)
+                assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]
+            other = await socket.subscribe(CAPACITY_CHANGED, {"eventId": kept["id"]})
+            assert (await socket.first_state(other))["eventId"] == kept["id"]
+            assert socket.close_code is None
