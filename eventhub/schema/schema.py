@@ -24,7 +24,7 @@ from eventhub.schema.door import DoorMutation
 from eventhub.schema.errors import classify_all
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.events import EventMutation, EventQuery
-from eventhub.schema.input_screen import InputScreen
+from eventhub.schema.input_screen import InputScreen, NumberLiteralScreen
 from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.live import Subscription
 from eventhub.schema.operation_metrics import OperationMetrics
@@ -129,6 +129,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             PreparedDocuments,
             partial(ParseOnce, maxsize=512),
             partial(QueryLimitsExtension, limits),  # before validation: it must cost nothing
+            NumberLiteralScreen,
             partial(ValidateOnce, maxsize=512),
             InputScreen,
             OperationMetrics,

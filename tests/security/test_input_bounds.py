@@ -86,6 +86,40 @@ async def test_a_huge_number_literal_in_the_document_is_refused_unconverted(
     assert await count(session, "ticket_types") == 3
 
 
+@pytest.mark.parametrize("field", ["first", "nested limit", "price"])
+async def test_a_number_literal_of_thousands_of_digits_is_refused_before_validation(
+    client: GraphQLClient, session: AsyncSession, field: str
+) -> None:
+    """graphql-core's Int converted the literal's text first and raised (INTERNAL)."""
+    organizer = await client.register(organizer=True)
+    event = await create_event(client, organizer, publish=False)
+    digits = "9" * 5000
+    tier = 'mutation($id: ID!) { addTicketType(eventId: $id, input: { name: "X", NUMBERS }) {'
+    documents = {
+        "first": "query { events(first: DIGITS) { totalCount } }",
+        "nested limit": tier.replace("NUMBERS", 'price: "1", limit: DIGITS')
+        + " errors { code } } }",
+        "price": tier.replace("NUMBERS", "price: DIGITS.5, limit: 1") + " errors { code } } }",
+    }
+    variables = {} if field == "first" else {"id": event["id"]}
+    document = documents[field].replace("DIGITS", digits)
+    body = await client.execute(document, variables, organizer.token)
+    assert top_level_code(body) == "BAD_USER_INPUT"
+    assert "number literal" in body["errors"][0]["message"]
+    assert await count(session, "ticket_types") == 3
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+async def test_a_date_time_with_no_utc_equivalent_is_bad_input(
+    client: GraphQLClient, when: str
+) -> None:
+    body = await client.execute(
+        "query($at: DateTime) { events(filter: {startsAfter: $at}) { totalCount } }", {"at": when}
+    )
+    assert top_level_code(body) == "BAD_USER_INPUT"
+    assert "out of range" in body["errors"][0]["message"]
+
+
 @pytest.mark.parametrize("price", ["1E+20", "10000000000.01", "99999999999999999999999999.5"])
 async def test_a_well_formed_price_above_the_maximum_is_refused_by_its_exponent(
     client: GraphQLClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch, price: str
