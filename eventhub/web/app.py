@@ -148,7 +148,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = build_state(settings)
     schema = build_schema(settings)
     guard = TokenGuard(state.codec, state.session_factory)
-    store = build_document_store(settings.persisted_query_store_size, settings.redis_url)
+    store = build_document_store(
+        settings.persisted_query_store_size, state.redis, settings.redis_key_prefix
+    )
     dashboard_documents = trusted_documents.parse_manifest(DASHBOARD_DOCUMENTS.read_text())
     persisted = PersistedQueries(store, settings.trusted_documents_only, dashboard_documents)
     graphql = EventHubGraphQL(schema, state, settings.cors_origin_list, guard, persisted)

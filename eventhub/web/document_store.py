@@ -3,19 +3,20 @@
 Per process, a bounded LRU (EVENTHUB_PERSISTED_QUERY_STORE_SIZE entries). With
 EVENTHUB_REDIS_URL set, the documents are shared through Redis, so a hash
 registered on one worker or host runs on every other; any Redis error falls
-back to the local store (logged once per outage), never fails the request.
+back to the local store (the shared `RedisLink` logs the outage once), never fails
+the request.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Protocol
 
-logger = logging.getLogger("eventhub.persisted_queries")
-REDIS_PREFIX = "eventhub:apq:"
+from redis.exceptions import RedisError
+
+from eventhub.services.redis_link import RedisLink
+
 REDIS_TTL_SECONDS = 7 * 24 * 3600  # a client re-registers a forgotten hash by itself
-REDIS_TIMEOUT_SECONDS = 0.5
 
 
 class DocumentStore(Protocol):
@@ -53,23 +54,29 @@ class LocalDocumentStore:
 
 
 class RedisDocumentStore:
-    """Redis first; the local store answers (and keeps a copy) whenever Redis cannot."""
+    """Redis first; the local store answers (and keeps a copy) whenever Redis cannot.
 
-    def __init__(self, client: Any, local: LocalDocumentStore) -> None:
-        self.client = client
+    It shares the process's `RedisLink` with the limits: one pool, the same short
+    timeouts, and while the link is down no call waits on Redis at all.
+    """
+
+    def __init__(self, link: RedisLink, local: LocalDocumentStore, key_prefix: str) -> None:
+        self.link = link
         self.local = local
-        self._down = False
+        self.prefix = f"{key_prefix}:apq:"
 
     async def get(self, digest: str) -> str | None:
         document = await self.local.get(digest)
         if document is not None:
             return document
-        try:
-            value = await self.client.get(REDIS_PREFIX + digest)
-        except Exception as error:
-            self._failed(error)
+        if self.link.down:
+            self.link.skipped()
             return None
-        self._up()
+        try:
+            value = await self.link.client.get(self.prefix + digest)
+        except (RedisError, OSError, TimeoutError) as error:
+            self.link.failed(error)
+            return None
         if value is None:
             return None
         document = value.decode() if isinstance(value, bytes) else str(value)
@@ -78,36 +85,19 @@ class RedisDocumentStore:
 
     async def put(self, digest: str, document: str) -> None:
         await self.local.put(digest, document)
-        try:
-            await self.client.set(REDIS_PREFIX + digest, document, ex=REDIS_TTL_SECONDS)
-        except Exception as error:
-            self._failed(error)
+        if self.link.down:
+            self.link.skipped()
             return
-        self._up()
+        try:
+            await self.link.client.set(self.prefix + digest, document, ex=REDIS_TTL_SECONDS)
+        except (RedisError, OSError, TimeoutError) as error:
+            self.link.failed(error)
 
     async def close(self) -> None:
-        await self.client.aclose()
-
-    def _failed(self, error: Exception) -> None:
-        if not self._down:
-            logger.warning("Redis unreachable (%s); persisted queries kept per process", error)
-        self._down = True
-
-    def _up(self) -> None:
-        if self._down:
-            logger.warning("Redis is back; persisted queries shared again")
-        self._down = False
+        """The link belongs to the application state, which closes it."""
+        await self.local.close()
 
 
-def build_document_store(size: int, redis_url: str) -> DocumentStore:
+def build_document_store(size: int, link: RedisLink | None, key_prefix: str) -> DocumentStore:
     local = LocalDocumentStore(size)
-    if not redis_url:
-        return local
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(
-        redis_url,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-    )
-    return RedisDocumentStore(client, local)
+    return local if link is None else RedisDocumentStore(link, local, key_prefix)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from eventhub.services import trusted_documents
 from eventhub.web.app import create_app
 from eventhub.web.document_store import LocalDocumentStore
 from tests.conftest import make_settings
+from tests.support.fault_proxy import fault_proxy
 from tests.support.graphql import LOGIN, PASSWORD, REGISTER, GraphQLClient, make_admin
 
 ME = "query Me { me { email } }"
@@ -186,6 +188,36 @@ async def test_without_redis_each_process_keeps_its_own_store(
         await client.http.post("/graphql", json=persisted(EVENTS, with_text=True))
         again = await client.http.post("/graphql", json=persisted(EVENTS))
     assert again.json() == {"data": {"events": {"totalCount": 0}}}
+
+
+async def test_a_stalled_redis_costs_persisted_queries_no_waiting_after_the_first_call(
+    database_url: str, tmp_path: Path, redis_url: str, redis_key_prefix: str
+) -> None:
+    """The store shares the limits' RedisLink: once one call found Redis stalled, lookups
+    and registrations are answered per process without touching Redis until it is back."""
+    target = urlsplit(redis_url)
+    with fault_proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        shared = {"redis_url": proxy.url_for(redis_url), "redis_key_prefix": redis_key_prefix}
+        async with running_app(database_url, tmp_path, **shared) as app, http_client(app) as client:
+            link = app.state.eventhub.redis
+            proxy.stall()
+            connections_before = proxy.accepted
+            unknown = [
+                await client.http.post("/graphql", json=persisted(f"{{ n{n}: __typename }}"))
+                for n in range(20)
+            ]
+            registered = await client.http.post("/graphql", json=persisted(EVENTS, with_text=True))
+            again = await client.http.post("/graphql", json=persisted(EVENTS))
+            waited_on_redis, answered_locally = link.failed_calls, link.fallbacks
+            # a stalled call's connection is dropped: each new attempt is a new connection
+            attempts = proxy.accepted - connections_before
+            proxy.pass_traffic()
+
+    assert [code_of(r.json()) for r in unknown] == ["PERSISTED_QUERY_NOT_FOUND"] * 20
+    assert registered.json() == again.json() == {"data": {"events": {"totalCount": 0}}}
+    assert waited_on_redis <= 2  # the call that found the stall (and perhaps one in flight)
+    assert answered_locally >= 20
+    assert attempts <= 5  # that call and the link's probe, not one per request (22 here)
 
 
 # --- trusted documents ---------------------------------------------------------------------------
