@@ -5,7 +5,7 @@ from eventhub.models.documents import TrustedDocument
 from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
 from eventhub.models.fair_share import CustomerHold, CustomerPending
 from eventhub.models.orders import Order, OrderItem
-from eventhub.models.payments import ProcessedProviderEvent
+from eventhub.models.payments import PaymentTask, ProcessedProviderEvent
 from eventhub.models.ticket_keys import RetiredTicketKey
 from eventhub.models.tickets import Ticket
 from eventhub.models.users import RefreshToken, User
@@ -18,6 +18,7 @@ __all__ = [
     "EventStaff",
     "Order",
     "OrderItem",
+    "PaymentTask",
     "ProcessedProviderEvent",
     "PromoCode",
     "RefreshToken",

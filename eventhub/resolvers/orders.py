@@ -8,7 +8,7 @@ from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.paging import after_id, page_size
 from eventhub.resolvers.results import Result, attempt
-from eventhub.services import booking, order_history, orders
+from eventhub.services import booking, cancellations, order_history, orders
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page
 
@@ -65,14 +65,16 @@ async def reserve(
 async def cancel(ctx: RequestContext, order_id: str) -> Result[Order]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: orders.cancel_order(ctx.session, _order_pk(order_id), actor, ctx.app.provider)
+        lambda: cancellations.cancel_order(
+            ctx.session, _order_pk(order_id), actor, ctx.app.provider
+        )
     )
 
 
 async def refund(ctx: RequestContext, order_id: str, reason: str | None) -> Result[Order]:
     actor = await ctx.actor()
     return await attempt(
-        lambda: orders.refund_order(
+        lambda: cancellations.refund_order(
             ctx.session, _order_pk(order_id), actor, ctx.app.provider, reason
         )
     )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
-from eventhub.services import audit, live, money, orders, promos, users
+from eventhub.services import audit, intent_cancels, live, money, orders, promos, refunds, users
 from eventhub.services.errors import (
     Conflict,
     NotFound,
@@ -396,14 +396,14 @@ async def cancel_event(
         # Fresh each time: a hold lost to the sweeper rolls back and expires loaded objects.
         hold = await orders.reload(session, order_id)
         if hold.status == "PENDING" and await orders.cancel_hold(session, hold, actor):
-            await orders.provider_cancel(provider, hold)
+            await intent_cancels.cancel_intent(session, order_id, provider)
     failures = 0
     for order_id in paid:
         order = await orders.reload(session, order_id)
         if order.status != "PAID":
             continue
         try:
-            await orders.refund_paid(
+            await refunds.refund_paid(
                 session, order, actor, provider, "order.event_refund", "event cancelled"
             )
         except PaymentFailed:

@@ -1,7 +1,8 @@
-"""Releases expired holds every few seconds.
+"""Releases expired holds every few seconds, and retries work owed to the payment provider.
 
 Every worker process runs one; they never double-release because each expiry
-is a conditional status change that only one of them can win.
+is a conditional status change that only one of them can win, and never call
+the provider twice for one task because each retry is a claim only one wins.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventhub.models.outage import is_outage
-from eventhub.services import orders
+from eventhub.services import intent_cancels, orders, refunds
+from eventhub.services.payments import PaymentProvider
 
 logger = logging.getLogger("eventhub.sweeper")
 
@@ -28,12 +30,32 @@ async def sweep_once(session_factory: async_sessionmaker[AsyncSession]) -> int:
     return released
 
 
-async def run_sweeper(session_factory: async_sessionmaker[AsyncSession], interval: float) -> None:
+async def settle_payments(
+    session_factory: async_sessionmaker[AsyncSession], provider: PaymentProvider
+) -> int:
+    """Cancel the intents of released holds and finish unconfirmed refunds that are due.
+
+    Runs after the holds' release, never before it: the provider cannot hold seats back.
+    Returns how many the provider confirmed.
+    """
+    async with session_factory() as session:
+        done = await intent_cancels.retry_due(session, provider)
+        return done + await refunds.retry_due(session, provider)
+
+
+async def run_sweeper(
+    session_factory: async_sessionmaker[AsyncSession],
+    interval: float,
+    provider: PaymentProvider,
+) -> None:
     while True:
         try:
             released = await sweep_once(session_factory)
             if released:
                 logger.info("released %d expired holds", released)
+            settled = await settle_payments(session_factory, provider)
+            if settled:
+                logger.info("settled %d payment cancels or refunds", settled)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # keep sweeping: a failed round is retried on the next tick

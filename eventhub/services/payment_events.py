@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Order, ProcessedProviderEvent
-from eventhub.services import audit, orders, payment_checks
+from eventhub.services import audit, late_payments, orders, payment_checks
 from eventhub.services.payments import PaymentProvider
 
 logger = logging.getLogger("eventhub.payments")
@@ -108,8 +108,15 @@ async def _intent_event(
             return "paid"
         order = await orders.reload(session, order_id)  # mark_paid may have rolled back
         if order.status in RELEASED:
-            return await orders.accept_late_payment(session, order, provider)
+            return await late_payments.accept_late_payment(session, order, provider)
         return f"already {order.status.lower()}"
+    if kind == "payment_intent.payment_failed":
+        # Not final at Stripe: the buyer may retry the same intent while the hold lasts.
+        return (
+            "hold kept for a retry"
+            if order.status == "PENDING"
+            else f"already {order.status.lower()}"
+        )
     if order.status == "PENDING" and await orders.cancel_hold(session, order, audit.SYSTEM):
         return "hold released"
     order = await orders.reload(session, order_id)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import AuditEntry, Order
-from eventhub.services import audit, orders, payment_checks
+from eventhub.services import audit, late_payments, orders, payment_checks
 from eventhub.services.payments.stripe_provider import StripeProvider
 
 SETTLED = ("PAID", "REFUNDED")
@@ -134,7 +134,7 @@ async def _repair(
         order = await orders.reload(session, order_id)  # mark_paid may have rolled back
         if order.status not in RELEASED:
             return f"already {order.status.lower()}"
-        return "fixed: " + await orders.accept_late_payment(session, order, provider)
+        return "fixed: " + await late_payments.accept_late_payment(session, order, provider)
     if action == "release hold" and await orders.cancel_hold(session, order, audit.SYSTEM):
         return "fixed: hold released"
     return action

@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await keys.refresh()  # retired keys are refused from the first request on
         tasks = [
             asyncio.create_task(
-                run_sweeper(state.session_factory, settings.sweep_interval_seconds)
+                run_sweeper(state.session_factory, settings.sweep_interval_seconds, state.provider)
             ),
             asyncio.create_task(keys.run()),
             asyncio.create_task(guard.run()),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
 from eventhub.resolvers.ids import decode_id, encode_id
-from eventhub.services import audit, booking, orders
+from eventhub.services import audit, booking, orders, refunds
 from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider
 from eventhub.web.app import create_app
@@ -330,7 +330,7 @@ async def test_the_loser_of_a_refund_race_sees_the_refunded_order(
         stale = await late.get(Order, pk(order_id, "Order"))  # read just before the buyer wins
         await late.commit()
         assert (await mutate(client, CANCEL, order_id, buyer))["order"]["status"] == "REFUNDED"
-        loser = await orders.refund_paid(
+        loser = await refunds.refund_paid(
             late, stale, actor, OfflineProvider(), "order.refund", None
         )
     assert loser.status == "REFUNDED"

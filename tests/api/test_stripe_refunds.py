@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from eventhub.models import AuditEntry
 from eventhub.resolvers.ids import decode_id
+from eventhub.services.hold_sweeper import settle_payments
 from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, intent_id
@@ -116,33 +117,53 @@ async def test_an_organizer_refund_is_audited_with_its_reason(
     assert details == {"refund_id": refund["id"], "reason": "ill", "amount_minor": 5000}
 
 
-async def race_refunds(client: GraphQLClient, fake: FakeStripe) -> list[dict[str, Any]]:
-    """Buyer and organizer refund one paid order at once, both reaching Stripe before
-    either hears back; the bodies of the two responses."""
+async def race_refunds(client: GraphQLClient, fake: FakeStripe) -> tuple[str, list[dict[str, Any]]]:
+    """Buyer and organizer refund one paid order at once, three times each, all of them
+    asking while Stripe is still answering the first; the order and the six responses."""
     organizer, event = await new_event(client)
     buyer, order_id = await paid(client, fake, event)
     fake.delay("create_refund", 0.3)
-    return list(
-        await asyncio.gather(
-            client.execute(CANCEL, {"id": order_id}, buyer.token),
-            client.execute(REFUND, {"id": order_id}, organizer.token),
-        )
+    bodies = await asyncio.gather(
+        *(client.execute(CANCEL, {"id": order_id}, buyer.token) for _ in range(3)),
+        *(client.execute(REFUND, {"id": order_id}, organizer.token) for _ in range(3)),
     )
+    return order_id, list(bodies)
 
 
-async def test_refunds_racing_for_one_order_make_one_stripe_refund(
+async def test_refunds_racing_for_one_order_make_one_stripe_call(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
-    await race_refunds(client, fake_stripe)
-    assert len(fake_stripe.calls("create_refund")) == 2
-    assert len(fake_stripe.refunds) == 1
+    order_id, _ = await race_refunds(client, fake_stripe)
+    assert len(fake_stripe.calls("create_refund")) == 1  # claimed first: no other call
+    [refund] = fake_stripe.refunds
+    recorded = [d["refund_id"] for _, d in await audit_of(app, order_id) if "refund_id" in d]
+    assert recorded == [refund["id"]]
     await invariant_holds(app)  # and the seats came back once
+
+
+async def test_a_refund_racing_an_event_cancellation_makes_one_stripe_call(
+    app: Any, client: GraphQLClient, fake_stripe: FakeStripe
+) -> None:
+    organizer, event = await new_event(client)
+    buyer, order_id = await paid(client, fake_stripe, event)
+    fake_stripe.delay("create_refund", 0.3)
+    bodies = await asyncio.gather(
+        client.execute(CANCEL_EVENT, {"id": event["id"]}, organizer.token),
+        client.execute(CANCEL, {"id": order_id}, buyer.token),
+        client.execute(REFUND, {"id": order_id}, organizer.token),
+    )
+    assert all("errors" not in body for body in bodies), bodies
+    assert len(fake_stripe.calls("create_refund")) == 1
+    [refund] = fake_stripe.refunds
+    recorded = [d["refund_id"] for _, d in await audit_of(app, order_id) if "refund_id" in d]
+    assert recorded == [refund["id"]]
+    await invariant_holds(app)
 
 
 async def test_the_loser_of_a_refund_race_sees_the_refunded_order(
     client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
-    for body in await race_refunds(client, fake_stripe):
+    for body in (await race_refunds(client, fake_stripe))[1]:
         assert "errors" not in body, body["errors"]
         [payload] = body["data"].values()
         assert (payload["errors"], payload["order"]["status"]) == ([], "REFUNDED")
@@ -243,6 +264,74 @@ async def test_cancelling_an_order_already_refunded_in_the_dashboard_settles_it(
 
     result = (await client.data(CANCEL, {"id": order_id}, buyer.token))["cancelOrder"]
 
-    assert len(fake_stripe.refunds) == 1
+    [refund] = fake_stripe.refunds
     assert (result["errors"], result["order"]["status"]) == ([], "REFUNDED")
+    recorded = [d["refund_id"] for _, d in await audit_of(app, order_id) if "refund_id" in d]
+    assert recorded == [refund["id"]]  # found by listing the intent's refunds
     await invariant_holds(app)
+
+
+async def test_a_refund_whose_answer_was_lost_once_is_recovered_by_the_sdk_retry(
+    app: Any, client: GraphQLClient, fake_stripe: FakeStripe
+) -> None:
+    _, event = await new_event(client)
+    buyer, order_id = await paid(client, fake_stripe, event)
+    fake_stripe.drop("create_refund")  # made at Stripe, the answer lost on the way back
+
+    result = (await client.data(CANCEL, {"id": order_id}, buyer.token))["cancelOrder"]
+
+    assert (result["errors"], result["order"]["status"]) == ([], "REFUNDED")
+    first, retry = fake_stripe.calls("create_refund")
+    assert first.idempotency_key == retry.idempotency_key  # Stripe replays the stored answer
+    [refund] = fake_stripe.refunds
+    recorded = [d["refund_id"] for _, d in await audit_of(app, order_id) if "refund_id" in d]
+    assert recorded == [refund["id"]]
+    await invariant_holds(app)
+
+
+async def test_a_refund_whose_answers_were_all_lost_is_found_by_the_sweeper(
+    app: Any, client: GraphQLClient, fake_stripe: FakeStripe
+) -> None:
+    _, event = await new_event(client)
+    buyer, order_id = await paid(client, fake_stripe, event)
+    fake_stripe.drop("create_refund", times=3)  # the first attempt and both SDK retries
+
+    result = (await client.data(CANCEL, {"id": order_id}, buyer.token))["cancelOrder"]
+
+    assert codes(result) == ["PAYMENT_FAILED"]
+    assert "retried automatically" in result["errors"][0]["message"]
+    assert (await order_of(client, order_id, buyer.token))["status"] == "PAID"
+    [refund] = fake_stripe.refunds  # it was made, though nobody heard
+    await asyncio.sleep(2.1)  # the retry backs off
+    state = app.state.eventhub
+
+    assert await settle_payments(state.session_factory, state.provider) == 1
+
+    assert await order_of(client, order_id, buyer.token) == {
+        "status": "REFUNDED",
+        "tickets": [{"status": "VOID"}] * 2,
+        "event": {"sold": 0},
+    }
+    assert len(fake_stripe.calls("create_refund")) == 3  # found by listing: never made again
+    assert len(fake_stripe.calls("list_refunds")) == 1
+    assert len(fake_stripe.refunds) == 1
+    [(action, details)] = [(a, d) for a, d in await audit_of(app, order_id) if "refund_id" in d]
+    assert (action, details["refund_id"]) == ("order.cancel_refund", refund["id"])
+    await invariant_holds(app)
+
+
+async def test_a_refund_left_unconfirmed_is_taken_over_by_the_next_request(
+    client: GraphQLClient, fake_stripe: FakeStripe
+) -> None:
+    organizer, event = await new_event(client)
+    buyer, order_id = await paid(client, fake_stripe, event)
+    fake_stripe.drop("create_refund", times=3)
+    assert codes((await client.data(CANCEL, {"id": order_id}, buyer.token))["cancelOrder"]) == [
+        "PAYMENT_FAILED"
+    ]
+
+    again = (await client.data(REFUND, {"id": order_id}, organizer.token))["refundOrder"]
+
+    assert (again["errors"], again["order"]["status"]) == ([], "REFUNDED")
+    assert len(fake_stripe.refunds) == 1
+    assert len(fake_stripe.calls("create_refund")) == 3

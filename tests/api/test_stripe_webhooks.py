@@ -171,13 +171,12 @@ async def test_a_payment_of_another_intent_does_not_pay_our_order(
     assert (await order_of(client, order_id, buyer))["status"] == "PENDING"
 
 
-@pytest.mark.parametrize("kind", ["payment_intent.payment_failed", "payment_intent.canceled"])
-async def test_a_failed_or_cancelled_payment_releases_the_hold(
-    app: Any, client: GraphQLClient, fake_stripe: FakeStripe, kind: str
+async def test_a_payment_cancelled_at_stripe_releases_the_hold(
+    app: Any, client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
     buyer, order_id, intent = await hold(client, await new_event(client))
-    (fake_stripe.decline if kind.endswith("failed") else fake_stripe.cancel_outside)(intent)
-    response = await deliver(client.http, fake_stripe.event(kind, intent))
+    fake_stripe.cancel_outside(intent)
+    response = await deliver(client.http, fake_stripe.event("payment_intent.canceled", intent))
     assert response.status_code == 200
     assert response.json()["outcome"] == "hold released"
     order = await order_of(client, order_id, buyer)
@@ -188,19 +187,24 @@ async def test_a_failed_or_cancelled_payment_releases_the_hold(
     await invariant_holds(app)
 
 
-async def test_a_card_retried_after_a_failure_is_refunded_not_kept(
+async def test_a_declined_card_keeps_the_hold_so_the_buyer_can_retry_the_same_intent(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe
 ) -> None:
     """On Stripe payment_failed is not final: the buyer may retry the same intent."""
     buyer, order_id, intent = await hold(client, await new_event(client))
     fake_stripe.decline(intent)
-    await deliver(client.http, fake_stripe.event("payment_intent.payment_failed", intent))
+    failed = await deliver(client.http, fake_stripe.event("payment_intent.payment_failed", intent))
+    assert failed.json()["outcome"] == "hold kept for a retry"
+    held = await order_of(client, order_id, buyer)
+    assert (held["status"], held["event"]["sold"]) == ("PENDING", 2)
+
     response = await fake_stripe.pay(client.http, intent)
-    assert response.json()["outcome"] == "refunded"
-    assert [r["amount"] for r in fake_stripe.refunds_of(intent)] == [5000]
+
+    assert response.json()["outcome"] == "paid"
+    assert fake_stripe.refunds_of(intent) == []
+    assert fake_stripe.calls("cancel_intent") == []
     order = await order_of(client, order_id, buyer)
-    assert order["status"] == "REFUNDED"
-    assert order["event"]["sold"] == 0
+    assert (order["status"], order["tickets"]) == ("PAID", [{"status": "VALID"}] * 2)
     await invariant_holds(app)
 
 

@@ -40,7 +40,7 @@ from eventhub.models import (
     TicketType,
 )
 from eventhub.models.database import create_engine, create_session_factory
-from eventhub.services import audit, booking, events, orders, promos, users
+from eventhub.services import audit, booking, cancellations, events, promos, users
 from eventhub.services.errors import DomainError
 from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider
@@ -271,7 +271,7 @@ class BookingMachine(RuleBasedStateMachine):
         actor = {"buyer": buyer, "organizer": self.organizer, "stranger": stranger}[by]
         before = self.run(self.status(order_id))
         outcome = self.run(
-            self.call(lambda s: orders.cancel_order(s, order_id, actor, self.offline))
+            self.call(lambda s: cancellations.cancel_order(s, order_id, actor, self.offline))
         )
         expected = {"PENDING": "CANCELLED", "PAID": "REFUNDED"}.get(before)
         if by == "stranger":
@@ -288,7 +288,9 @@ class BookingMachine(RuleBasedStateMachine):
         before = self.run(self.status(order_id))
         outcome = self.run(
             self.call(
-                lambda s: orders.refund_order(s, order_id, self.organizer, self.offline, "test")
+                lambda s: cancellations.refund_order(
+                    s, order_id, self.organizer, self.offline, "test"
+                )
             )
         )
         if before != "PAID":

@@ -7,11 +7,13 @@ exceeds the charge (`charge_already_refunded`); a succeeded intent cannot be
 cancelled; ISK amounts are two-decimal and must be multiples of 100.
 
 Tests steer it: `fail` makes the next calls to an endpoint answer a card decline,
-a 429 or a 500, `delay` slows them, `hang` leaves them unanswered, `stop`/`start`
-make it unreachable; `succeed`, `decline`, `cancel_outside`, `update_outside` and
-`refund_outside` are what the buyer's browser, the Dashboard or another holder of
-the secret key do; `event` and `deliver` build and post the signed webhooks Stripe
-would send. Every request is recorded in `requests`.
+a 429 or a 500, `delay` slows them, `hang` leaves them unanswered, `drop` does
+their work and then closes the connection without an answer (a lost response:
+a retry with the same Idempotency-Key gets the stored answer, as on Stripe),
+`stop`/`start` make it unreachable; `succeed`, `decline`, `cancel_outside`,
+`update_outside` and `refund_outside` are what the buyer's browser, the Dashboard
+or another holder of the secret key do; `event` and `deliver` build and post the
+signed webhooks Stripe would send. Every request is recorded in `requests`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from eventhub.settings import Settings
@@ -94,6 +96,7 @@ class FakeStripe:
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _delays: dict[str, float] = field(default_factory=dict)
     _hanging: set[str] = field(default_factory=set)
+    _drops: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -156,9 +159,15 @@ class FakeStripe:
         or the network in between stalls; `clear_failures` or `stop` ends it."""
         self._hanging.add(endpoint)
 
+    def drop(self, endpoint: str, times: int = 1) -> None:
+        """The next `times` calls to `endpoint` are carried out, then their connection is
+        closed before the answer is sent."""
+        self._drops[endpoint] = times
+
     def clear_failures(self) -> None:
         self._failures.clear()
         self._hanging.clear()
+        self._drops.clear()
 
     def calls(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -238,7 +247,7 @@ class FakeStripe:
 
     def asgi(self) -> Starlette:
         def route(path: str, endpoint: str, method: str) -> Route:
-            async def handle(request: Request) -> JSONResponse:
+            async def handle(request: Request) -> Response:
                 return await self._handle(endpoint, request)
 
             return Route(path, handle, methods=[method])
@@ -249,11 +258,12 @@ class FakeStripe:
                 route("/v1/payment_intents/{id}", "retrieve_intent", "GET"),
                 route("/v1/payment_intents/{id}/cancel", "cancel_intent", "POST"),
                 route("/v1/refunds", "create_refund", "POST"),
+                route("/v1/refunds", "list_refunds", "GET"),
                 *(route("/{path:path}", "unknown", method) for method in ("GET", "POST")),
             ]
         )
 
-    async def _handle(self, endpoint: str, request: Request) -> JSONResponse:
+    async def _handle(self, endpoint: str, request: Request) -> Response:
         if endpoint in self._hanging:
             return await self._hang(endpoint, request)
         body = (await request.body()).decode()
@@ -263,8 +273,13 @@ class FakeStripe:
         with self._lock:
             self.requests.append(record)
             status, answer = self._answer(endpoint, request, params, key, record)
+            dropped = self._drops.get(endpoint, 0) > 0
+            if dropped:
+                self._drops[endpoint] -= 1
         record.status = status
         await asyncio.sleep(self._delays.get(endpoint, 0))
+        if dropped:
+            return _Dropped()
         headers = {"request-id": _new_id("req"), "stripe-version": API_VERSION}
         if record.replayed:
             headers["idempotent-replayed"] = "true"
@@ -324,6 +339,8 @@ class FakeStripe:
             return self._create_intent(params)
         if endpoint == "create_refund":
             return self._refund(params)
+        if endpoint == "list_refunds":
+            return self._list_refunds(params)
         if endpoint == "unknown":
             raise invalid(None, "Unrecognized request URL.", 404)
         intent = self._intent(object_id)
@@ -334,9 +351,24 @@ class FakeStripe:
             reason = params.get("cancellation_reason", "requested_by_customer")
             intent.update(status="canceled", cancellation_reason=reason)
         answer = copy.deepcopy(intent)
-        if "latest_charge" in (params.get("expand") or {}).values() and answer["latest_charge"]:
-            answer["latest_charge"] = copy.deepcopy(self.charges[answer["latest_charge"]])
+        expand = set((params.get("expand") or {}).values())
+        if expand & {"latest_charge", "latest_charge.refunds"} and answer["latest_charge"]:
+            charge = answer["latest_charge"] = copy.deepcopy(self.charges[answer["latest_charge"]])
+            if "latest_charge.refunds" not in expand:  # left out since API version 2022-11-15
+                del charge["refunds"]
         return 200, answer
+
+    def _list_refunds(self, params: dict[str, Any]) -> Reply:
+        """GET /v1/refunds?payment_intent=…: newest first, as Stripe lists them."""
+        intent = params.get("payment_intent")
+        if intent is not None:
+            self._intent(str(intent))
+        found = [
+            r for r in reversed(self.refunds) if intent is None or r["payment_intent"] == intent
+        ]
+        limit = int(params.get("limit", 10))
+        page = {"object": "list", "url": "/v1/refunds", "has_more": len(found) > limit}
+        return 200, page | {"data": copy.deepcopy(found[:limit])}
 
     def _create_intent(self, params: dict[str, Any]) -> Reply:
         amount, currency = int(params.get("amount", 0)), str(params.get("currency", ""))
@@ -379,6 +411,18 @@ class FakeStripe:
         if intent_id not in self.intents:
             raise invalid("resource_missing", f"No such payment_intent: '{intent_id}'", 404)
         return self.intents[intent_id]
+
+
+class _Dropped(Response):
+    """Starts an answer and breaks off: the client sees the connection close mid-response."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        start = {"type": "http.response.start", "status": 200}
+        await send(start | {"headers": [(b"content-length", b"4096")]})
+        raise ConnectionAbortedError("the fake Stripe dropped this response on purpose")
 
 
 def intent_id(client_secret: str) -> str:

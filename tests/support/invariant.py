@@ -177,3 +177,9 @@ class HoldingProvider:
         assert order.id is not None
         self.refunded.append(order.id)
         return RefundInfo(f"re_{order.id}", "succeeded")
+
+    async def find_refund(self, order: Order) -> RefundInfo | None:
+        return RefundInfo(f"re_{order.id}", "succeeded") if order.id in self.refunded else None
+
+    async def cancel_payment(self, order: Order) -> dict[str, Any]:
+        return {"id": order.payment_intent_id, "status": "canceled"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from eventhub.models import Order
 
@@ -41,4 +41,14 @@ class PaymentProvider(Protocol):
 
     async def refund(self, order: Order) -> RefundInfo:
         """Refund the order in full; idempotent per order, so a retry never refunds twice."""
+        ...
+
+    async def find_refund(self, order: Order) -> RefundInfo | None:
+        """The refund that already covers the order in full, if any (an answer we lost)."""
+        ...
+
+    async def cancel_payment(self, order: Order) -> dict[str, Any]:
+        """Cancel the order's unpaid payment; returns it as the provider has it after: its
+        "status" is "canceled", or "succeeded" when it was paid first, or another status
+        to try again later."""
         ...

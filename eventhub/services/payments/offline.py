@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eventhub.models import Order
 from eventhub.services.payments.base import PaymentInfo, RefundInfo
 
@@ -15,3 +17,9 @@ class OfflineProvider:
 
     async def refund(self, order: Order) -> RefundInfo:
         return RefundInfo(refund_id=f"offline-refund-{order.id}", status="succeeded")
+
+    async def find_refund(self, order: Order) -> RefundInfo | None:
+        return None
+
+    async def cancel_payment(self, order: Order) -> dict[str, Any]:
+        return {"status": "canceled"}

@@ -107,7 +107,7 @@ class StripeProvider:
             )
         except stripe.InvalidRequestError as error:
             if error.code == "charge_already_refunded":  # a retry, or refunded in the Dashboard
-                return await self._existing_refund(order.payment_intent_id)
+                return await self._existing_refund(order)
             raise _translate(error) from error
         except stripe.StripeError as error:
             raise _translate(error) from error
@@ -115,26 +115,51 @@ class StripeProvider:
             raise PaymentDeclined(f"the refund {refund['status']}")
         return RefundInfo(refund["id"], refund["status"])
 
-    async def _existing_refund(self, intent_id: str) -> RefundInfo:
-        """The refund that already emptied the intent's charge."""
-        charge = (await self.intent_status(intent_id, expand_charge=True)).get("latest_charge")
-        refunds: list[Any] = []
-        if isinstance(charge, dict):
-            refunds = (charge.get("refunds") or {}).get("data") or []
-        refund_id = str(refunds[0]["id"]) if refunds else f"refunded-{intent_id}"
-        return RefundInfo(refund_id, "succeeded")
+    async def _existing_refund(self, order: Order) -> RefundInfo:
+        """The refund that already emptied the intent's charge (newest first)."""
+        refunds = await self._refunds_of(str(order.payment_intent_id))
+        if not refunds:
+            raise ProviderUnavailable("stripe says the charge is refunded but lists no refund")
+        return RefundInfo(str(refunds[0]["id"]), str(refunds[0]["status"]))
 
-    async def cancel_payment(self, order: Order) -> None:
-        if not order.payment_intent_id:
-            return
+    async def _refunds_of(self, intent_id: str) -> list[Any]:
+        """The intent's refunds that took or may still take money back, newest first."""
         try:
-            await self._client.v1.payment_intents.cancel_async(order.payment_intent_id)
+            page = await self._client.v1.refunds.list_async(
+                params={"payment_intent": intent_id, "limit": 100}
+            )
         except stripe.StripeError as error:
             raise _translate(error) from error
+        return [r for r in page.data if r["status"] not in ("failed", "canceled")]
+
+    async def find_refund(self, order: Order) -> RefundInfo | None:
+        """A refund an earlier attempt made (its answer lost): only one covering the order."""
+        if not order.payment_intent_id:
+            return None
+        refunds = await self._refunds_of(order.payment_intent_id)
+        owed = stripe_amount(order.total_minor, order.currency)
+        if not refunds or sum(int(r["amount"]) for r in refunds) < owed:
+            return None  # none, or partial ones only: refunding "what is left" finishes it
+        return RefundInfo(str(refunds[0]["id"]), str(refunds[0]["status"]))
+
+    async def cancel_payment(self, order: Order) -> dict[str, Any]:
+        if not order.payment_intent_id:
+            return {"status": "canceled"}
+        try:
+            intent = await self._client.v1.payment_intents.cancel_async(order.payment_intent_id)
+            return dict(intent.to_dict())
+        except stripe.InvalidRequestError as error:
+            if error.code != "payment_intent_unexpected_state":
+                raise _translate(error) from error
+        except stripe.StripeError as error:
+            raise _translate(error) from error
+        # Already canceled, already paid or mid-payment: Stripe refuses; ask how it stands.
+        return await self.intent_status(order.payment_intent_id)
 
     async def intent_status(self, intent_id: str, *, expand_charge: bool = False) -> dict[str, Any]:
         """The PaymentIntent as Stripe has it now, optionally with its latest charge expanded."""
-        params: dict[str, Any] = {"expand": ["latest_charge"]} if expand_charge else {}
+        # Since API version 2022-11-15 a charge lists its refunds only when asked to.
+        params: dict[str, Any] = {"expand": ["latest_charge.refunds"]} if expand_charge else {}
         try:
             intent = await self._client.v1.payment_intents.retrieve_async(
                 intent_id,

@@ -1,0 +1,61 @@
+"""What a buyer, organizer or admin may undo: `cancelOrder` and `refundOrder`.
+
+A hold is released at once and its PaymentIntent cancelled; a paid order is
+refunded through `refunds`, never by the buyer once a ticket was checked in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eventhub.models import Order
+from eventhub.services import audit, intent_cancels, orders, refunds, tickets
+from eventhub.services.errors import AlreadyCheckedIn, NotRefundable, ValidationFailed
+from eventhub.services.payments import PaymentProvider
+
+
+async def cancel_order(
+    session: AsyncSession, order_id: int, actor: audit.Actor, provider: PaymentProvider
+) -> Order:
+    """Buyer (or organizer/admin): release a hold, or refund a paid order before the event."""
+    order, event = await orders.manageable(session, order_id, actor, buyer_ok=True)
+    now = datetime.now(UTC)
+    if order.status == "PENDING":
+        if await orders.cancel_hold(session, order, actor):
+            await intent_cancels.cancel_intent(session, order_id, provider)
+            return await orders.reload(session, order_id)
+        order = await orders.reload(session, order_id)
+    if order.status == "PAID":
+        if await tickets.checked_in_count(session, order_id):
+            raise AlreadyCheckedIn(
+                "a ticket of this order was checked in; only an admin can refund it, with a reason"
+            )
+        if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
+            raise NotRefundable("the event has started; ask the organizer for a refund")
+        return await refunds.refund_paid(
+            session, order, actor, provider, "order.cancel_refund", None
+        )
+    raise NotRefundable(f"the order is already {order.status.lower()}")
+
+
+async def refund_order(
+    session: AsyncSession,
+    order_id: int,
+    actor: audit.Actor,
+    provider: PaymentProvider,
+    reason: str | None,
+) -> Order:
+    """Organizer or admin. After entry only an admin, with a reason: entry was what was paid for."""
+    order, _event = await orders.manageable(session, order_id, actor, buyer_ok=False)
+    if order.status != "PAID":
+        raise NotRefundable(f"only paid orders can be refunded; this one is {order.status.lower()}")
+    if await tickets.checked_in_count(session, order_id):
+        if not actor.is_admin:
+            raise AlreadyCheckedIn(
+                "a ticket of this order was checked in; only an admin can refund it"
+            )
+        if not (reason or "").strip():
+            raise ValidationFailed("say why an order used at the door is refunded", field="reason")
+    return await refunds.refund_paid(session, order, actor, provider, "order.refund", reason)
