@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Event, Order, OrderItem
+from eventhub.models import Event, Order, OrderItem, PaymentTask
 from eventhub.services import audit, fair_share, inventory, payment_tasks, tickets
 from eventhub.services.errors import (
     NotFound,
@@ -252,8 +252,15 @@ async def mark_paid(session: AsyncSession, order: Order, actor: audit.Actor) -> 
 async def record_external_refund(
     session: AsyncSession, order: Order, refund_id: str | None
 ) -> bool:
-    """A refund made in the provider's dashboard: PAID → REFUNDED, tickets void, seats back."""
+    """A refund made in the provider's dashboard: PAID → REFUNDED, tickets void, seats back.
+
+    Not while a refund of ours is claimed: that is its echo, and the claimant records it
+    as it was asked (who, why), or the sweeper does when the claimant's answer was lost.
+    """
     assert order.id is not None
+    if await session.get(PaymentTask, (order.id, payment_tasks.REFUND)) is not None:
+        await session.rollback()
+        return False
     if not await transition(
         session,
         order.id,

@@ -6,6 +6,7 @@ them (`t=…,v1=HMAC-SHA256(secret, "t.body")`) and verified by the official SDK
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -256,4 +257,30 @@ async def test_the_echo_of_our_own_refund_gives_no_seat_back_twice(
     echo = await deliver(client.http, fake_stripe.event("charge.refunded", intent))
     assert echo.json()["outcome"] == "already refunded"
     assert (await order_of(client, order_id, buyer))["event"]["sold"] == 0
+    await invariant_holds(app)
+
+
+async def test_the_echo_arriving_before_our_refund_answer_leaves_it_to_the_refund(
+    app: Any, client: GraphQLClient, fake_stripe: FakeStripe
+) -> None:
+    """Stripe's charge.refunded can overtake the answer to our own refund call."""
+    buyer, order_id, intent = await hold(client, await new_event(client))
+    await fake_stripe.pay(client.http, intent)
+    fake_stripe.delay("create_refund", 0.5)  # refunded at once, answered late
+    cancelling = asyncio.create_task(client.data(CANCEL, {"id": order_id}, buyer.token))
+    while not fake_stripe.refunds:  # noqa: ASYNC110 (the fake runs in another thread)
+        await asyncio.sleep(0.01)
+
+    echo = await deliver(client.http, fake_stripe.event("charge.refunded", intent))
+    cancelled = await cancelling
+
+    assert echo.json()["outcome"] == "already paid"  # the claimant records it, not the echo
+    assert cancelled["cancelOrder"]["order"]["status"] == "REFUNDED"
+    assert "order.refund_external" not in await audit_actions(app, order_id)
+    async with app.state.eventhub.session_factory() as session:
+        entries = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "order.cancel_refund")
+        )
+        [entry] = list(entries)
+    assert json.loads(entry.details or "{}")["refund_id"] == fake_stripe.refunds[0]["id"]
     await invariant_holds(app)
