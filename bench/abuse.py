@@ -56,6 +56,7 @@ def corpus() -> dict[str, str]:
         "chain40": fragment_chain(40),
         "cycle": "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
         "repeat400": "{" + "".join(f"me{{id}}{' ' * (n % 3)}\n" for n in range(400)) + "}",
+        "repeat150": "{" + "".join(f"me{{id}}{' ' * (n % 3)}\n" for n in range(150)) + "}",
         "aliases400": "{ " + aliases + " }",
         "directives250": "{ __typename" + " @include(if: true)" * 250 + " }",
         "nested_lists": "{ events(first: " + "[" * 300 + "]" * 300 + ") { totalCount } }",

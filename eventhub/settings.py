@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     max_query_length: int = Field(65_536, ge=256)  # code points of the query text
     max_query_fields: int = Field(300, ge=10)  # field selections after fragment expansion
     max_query_directives: int = Field(50, ge=1)  # directives after fragment expansion
+    max_query_repeats: int = Field(16, ge=2)  # one response name's selections in one set
     rate_limit: str = "600/minute"
     upload_dir: Path = Path("./uploads")
     max_upload_bytes: int = Field(5_242_880, ge=1)

@@ -14,17 +14,21 @@ a million times costs one visit; a fragment cycle is refused, never followed.
 Every number saturates at its limit + 1, so none grows huge.
 
 Measured, after fragment expansion: field selections and directives (in every
-definition: validation visits them all), and for the operation that runs its
-depth, aliases and cost. Cost: each field costs its `@cost(weight)` (when
-unset: 1 for objects, 0 for scalars and plain value types); a field with a
-`first` argument multiplies its children's cost by `first` (variables
-included), any other list field but a connection's edges by LIST_GUESS.
+definition: validation visits them all), how often one response name with a
+sub-selection is selected in one selection set (validation compares those
+pairwise), and for the operation that runs its depth, aliases and cost.
+
+Cost: each field costs its `@cost(weight)` (when unset: 1 for objects, 0 for
+scalars and plain value types); a field with a `first` argument multiplies its
+children's cost by `first` (variables included), any other list field but a
+connection's edges by LIST_GUESS.
 Introspection fields (and fields the schema does not have, which validation
 refuses) count as selections but not towards depth or cost.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -67,6 +71,7 @@ class Limits:
     max_fields: int = 300
     max_directives: int = 50
     max_length: int = 65_536
+    max_repeats: int = 16  # selections (with sub-selections) of one response name in a set
 
 
 class GateStats:
@@ -96,11 +101,22 @@ class Spread:
 
 
 @dataclass
+class Names:
+    """One selection set's response names (inline fragments' included: validation merges
+    them) and the fragments it spreads, whose top-level names add to it."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    spreads: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Walked:
     """A definition walked once: its own totals and the spreads it still has to add."""
 
     totals: Totals = field(default_factory=Totals)
     spreads: list[Spread] = field(default_factory=list)
+    top: Names = field(default_factory=Names)
+    sets: list[Names] = field(default_factory=list)  # every selection set with fields
 
 
 class Refused(Exception):
@@ -149,6 +165,9 @@ class QueryMeasure:
             if isinstance(definition, FragmentDefinitionNode):
                 self.fragments.setdefault(definition.name.value, definition)
         self.memo: dict[str, Totals] = {}
+        self.order: list[str] = []  # fragments, each after those it spreads
+        self.walked: list[Walked] = []  # every definition, walked once
+        self.fragment_walks: dict[str, Walked] = {}
         self.visits = 0
 
     # --- saturating arithmetic ----------------------------------------------------------------
@@ -198,6 +217,7 @@ class QueryMeasure:
         depth: int,
         multiplier: int,
         priced: bool,
+        names: Names,
     ) -> None:
         """Adds one selection set's nodes (each visited once) to `walked`."""
         caps, totals = self.caps, walked.totals
@@ -205,6 +225,8 @@ class QueryMeasure:
             self.visits += 1
             totals.directives = min(caps.directives, totals.directives + len(node.directives or ()))
             if isinstance(node, FieldNode):
+                if node.selection_set is not None:  # leaves compare cheaply: not counted
+                    names.counts[(node.alias or node.name).value] += 1
                 totals.fields = min(caps.fields, totals.fields + 1)
                 totals.aliases = min(caps.aliases, totals.aliases + (node.alias is not None))
                 fields = (
@@ -217,7 +239,8 @@ class QueryMeasure:
                     child: GraphQLNamedType | None = None
                     if definition is not None:
                         child = get_named_type(definition.type)
-                    self._walk(walked, child, node.selection_set, depth, multiplier, False)
+                    inside = self._names(walked, node)
+                    self._walk(walked, child, node.selection_set, depth, multiplier, False, inside)
                     continue
                 if priced:
                     totals.depth = min(caps.depth, max(totals.depth, depth + 1))
@@ -225,13 +248,23 @@ class QueryMeasure:
                     totals.cost = min(caps.cost, totals.cost + min(caps.cost, cost))
                 inner = min(caps.cost, multiplier * self._multiplier(node, definition))
                 child_type = get_named_type(definition.type)
-                self._walk(walked, child_type, node.selection_set, depth + 1, inner, priced)
+                inside = self._names(walked, node)
+                self._walk(walked, child_type, node.selection_set, depth + 1, inner, priced, inside)
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                self._walk(walked, target, node.selection_set, depth, multiplier, priced)
+                self._walk(walked, target, node.selection_set, depth, multiplier, priced, names)
             elif isinstance(node, FragmentSpreadNode):
                 walked.spreads.append(Spread(node.name.value, depth, multiplier, priced))
+                names.spreads.append(node.name.value)
+
+    @staticmethod
+    def _names(walked: Walked, node: FieldNode) -> Names:
+        """A new selection set's names, kept for the repeat check."""
+        names = Names()
+        if node.selection_set is not None:
+            walked.sets.append(names)
+        return names
 
     def _walk_definition(self, definition: Any) -> Walked:
         walked = Walked()
@@ -240,7 +273,9 @@ class QueryMeasure:
             parent = self.schema.get_type(definition.type_condition.name.value)
         else:
             parent = self.schema.get_root_type(definition.operation)
-        self._walk(walked, parent, definition.selection_set, 0, 1, True)
+        walked.sets.append(walked.top)
+        self._walk(walked, parent, definition.selection_set, 0, 1, True, walked.top)
+        self.walked.append(walked)
         return walked
 
     def _combine(self, walked: Walked) -> Totals:
@@ -255,6 +290,7 @@ class QueryMeasure:
     def _fragment_totals(self) -> None:
         """Every fragment's totals, in dependency order, refusing cycles."""
         walked = {name: self._walk_definition(node) for name, node in self.fragments.items()}
+        self.fragment_walks = walked
         done: set[str] = set()
         for start in walked:
             if start in done:
@@ -269,6 +305,7 @@ class QueryMeasure:
                     on_path.discard(name)
                     pending.pop()
                     self.memo[name] = self._combine(walked[name])
+                    self.order.append(name)
                     done.add(name)
                 elif spread.name in on_path:
                     raise Refused(f"fragment {spread.name} spreads itself through a fragment cycle")
@@ -276,6 +313,39 @@ class QueryMeasure:
                     path.append(spread.name)
                     on_path.add(spread.name)
                     pending.append(iter(walked[spread.name].spreads))
+
+    def _repeated(self) -> str | None:
+        """A response name selected more than `max_repeats` times in one selection set.
+
+        Validation compares same-named selections of a set pairwise, their
+        sub-selections included (overlapping fields), so their number, not only the
+        total, must be bounded: 150 `me { id }` (300 fields) cost it ~100 ms, 16 of
+        each of nine root fields ~15 ms. Leaves are not counted: comparing two is
+        cheap. Run once the field counts are within budget: every merge below is
+        then bounded by them.
+        """
+        tops: dict[str, Counter[str]] = {}
+
+        def merged(names: Names) -> Counter[str]:
+            if not names.spreads:
+                return names.counts
+            counts = Counter(names.counts)
+            for spread in names.spreads:
+                counts.update(tops.get(spread, {}))
+            return counts
+
+        for name in self.order:
+            tops[name] = merged(self.fragment_walks[name].top)
+        limit = self.limits.max_repeats
+        for walked in self.walked:
+            for names in walked.sets:
+                for response, count in merged(names).items():
+                    if count > limit:
+                        return (
+                            f"`{response}` is selected {count} times in one selection set;"
+                            f" the limit is {limit}"
+                        )
+        return None
 
     def totals(self, definition: OperationDefinitionNode) -> Totals:
         return self._combine(self._walk_definition(definition))
@@ -313,6 +383,8 @@ class QueryMeasure:
             found.insert(0, f"field selections exceed the limit of {limits.max_fields}")
         if directives > limits.max_directives:
             found.insert(0, f"directives exceed the limit of {limits.max_directives}")
+        if not found and (repeated := self._repeated()):
+            found.append(repeated)
         return found
 
 

@@ -116,6 +116,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_fields=settings.max_query_fields,
         max_directives=settings.max_query_directives,
         max_length=settings.max_query_length,
+        max_repeats=settings.max_query_repeats,
     )
     return EventHubSchema(
         query=Query,

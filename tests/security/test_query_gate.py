@@ -115,6 +115,25 @@ async def test_a_field_repeated_400_times_is_refused_before_validation(
     assert work.visited == 800
 
 
+async def test_a_field_repeated_within_the_field_cap_is_refused_by_its_repeats(
+    client: GraphQLClient, work: Work, settings: Settings
+) -> None:
+    """Validation compares same-named selections pairwise: 150 `me { id }` are 300 fields,
+    within the cap, but would cost it about 100 ms; so are 140 fragments with one each."""
+    assert settings.max_query_fields >= 300
+    repeated = "{" + "".join(f"me{{id}}{' ' * (n % 3)}\n" for n in range(150)) + "}"
+    await refused(client, repeated, "`me` is selected 150 times in one selection set")
+    fragments = " ".join(f"fragment F{i} on Query {{ me {{ id }} }}" for i in range(140))
+    spread = "{ " + " ".join(f"...F{i}" for i in range(140)) + " } " + fragments
+    await refused(client, spread, "`me` is selected 140 times")
+    inline = '{ node(id: "x") { ' + "... on Event { organizer { id } } " * 17 + "} }"
+    await refused(client, inline, "`organizer` is selected 17 times")
+    assert work.validations == 0
+    assert work.visited == 300 + (140 + 280) + (1 + 17 * 3)
+    allowed = '{ node(id: "x") { ' + "... on Event { organizer { id } } " * 16 + "} }"
+    assert await client.data(allowed) == {"node": None}
+
+
 async def test_an_alias_flood_is_refused_also_when_fragments_multiply_it(
     client: GraphQLClient, work: Work, settings: Settings
 ) -> None:
