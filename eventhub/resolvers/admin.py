@@ -46,7 +46,7 @@ async def audit_log(
 ) -> Page[AuditEntry]:
     actor_pk = decode_id(actor_id, "User") if actor_id else None
     if actor_id and actor_pk is None:
-        return Page(items=[], total=0, has_next=False)
+        return Page.empty()
     return await audit.list_entries(
         ctx.session,
         limit=page_size(first),

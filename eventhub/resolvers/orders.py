@@ -106,7 +106,7 @@ async def all_orders(
 ) -> Page[Order]:
     event_pk = decode_id(event_id, "Event") if event_id else None
     if event_id and event_pk is None:
-        return Page(items=[], total=0, has_next=False)
+        return Page.empty()
     return await order_history.all_orders(
         ctx.session,
         limit=page_size(first),

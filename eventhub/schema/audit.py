@@ -10,7 +10,7 @@ from strawberry.types import Info
 from eventhub import models
 from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.paging import id_cursor
-from eventhub.schema.common import Node, PageInfo
+from eventhub.schema.common import Count, Node, PageInfo, total_count_field
 from eventhub.schema.users import User
 from eventhub.services.pagination import Page
 
@@ -55,7 +55,8 @@ class AuditEntryEdge:
 class AuditEntryConnection:
     edges: list[AuditEntryEdge]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+    total_count = total_count_field()
 
     @classmethod
     def of(cls, page: Page[models.AuditEntry]) -> AuditEntryConnection:
@@ -65,5 +66,5 @@ class AuditEntryConnection:
         return cls(
             edges=edges,
             page_info=PageInfo.after(edges, page.has_next),
-            total_count=page.total,
+            count=page.count,
         )

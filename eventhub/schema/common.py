@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import strawberry
 
@@ -20,6 +20,19 @@ class Node:
 
 class _Edge(Protocol):
     cursor: str
+
+
+Count = Callable[[], Awaitable[int]]
+
+
+async def _count_rows(root: Any) -> int:
+    count: Count = root.count
+    return await count()
+
+
+def total_count_field() -> Any:
+    """`totalCount`, counted only when a query selects it (services/pagination.Page.count)."""
+    return strawberry.field(resolver=_count_rows)
 
 
 @strawberry.type

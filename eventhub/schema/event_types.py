@@ -13,7 +13,15 @@ from eventhub import models
 from eventhub.resolvers.events import event_cursor
 from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.results import Result
-from eventhub.schema.common import Money, Node, PageInfo, UserError, errors_of
+from eventhub.schema.common import (
+    Count,
+    Money,
+    Node,
+    PageInfo,
+    UserError,
+    errors_of,
+    total_count_field,
+)
 from eventhub.schema.directives import Cost
 from eventhub.schema.users import User
 from eventhub.services import catalog
@@ -128,14 +136,13 @@ class EventEdge:
 class EventConnection:
     edges: list[EventEdge]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+    total_count = total_count_field()
 
     @classmethod
     def of(cls, page: Page[models.Event]) -> EventConnection:
         edges = [EventEdge(node=Event.from_row(e), cursor=event_cursor(e)) for e in page.items]
-        return cls(
-            edges=edges, page_info=PageInfo.after(edges, page.has_next), total_count=page.total
-        )
+        return cls(edges=edges, page_info=PageInfo.after(edges, page.has_next), count=page.count)
 
 
 @strawberry.type

@@ -12,7 +12,15 @@ from eventhub import models
 from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.paging import id_cursor
 from eventhub.resolvers.results import Result
-from eventhub.schema.common import Money, Node, PageInfo, UserError, errors_of
+from eventhub.schema.common import (
+    Count,
+    Money,
+    Node,
+    PageInfo,
+    UserError,
+    errors_of,
+    total_count_field,
+)
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.users import User
 from eventhub.services.pagination import Page
@@ -179,14 +187,13 @@ class OrderEdge:
 class OrderConnection:
     edges: list[OrderEdge]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+    total_count = total_count_field()
 
     @classmethod
     def of(cls, page: Page[models.Order]) -> OrderConnection:
         edges = [OrderEdge(node=Order.from_row(o), cursor=id_cursor(o.id)) for o in page.items]
-        return cls(
-            edges=edges, page_info=PageInfo.after(edges, page.has_next), total_count=page.total
-        )
+        return cls(edges=edges, page_info=PageInfo.after(edges, page.has_next), count=page.count)
 
 
 @strawberry.type

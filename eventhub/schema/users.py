@@ -12,7 +12,7 @@ from eventhub.auth.sign_in import TokenPair
 from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.paging import id_cursor
 from eventhub.resolvers.results import Result
-from eventhub.schema.common import Node, PageInfo, UserError, errors_of
+from eventhub.schema.common import Count, Node, PageInfo, UserError, errors_of, total_count_field
 from eventhub.schema.directives import Role
 from eventhub.services.pagination import Page
 from eventhub.services.users import Registration
@@ -119,7 +119,8 @@ class UserEdge:
 class UserConnection:
     edges: list[UserEdge]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+    total_count = total_count_field()
 
     @classmethod
     def of(cls, page: Page[models.User]) -> UserConnection:
@@ -127,5 +128,5 @@ class UserConnection:
         return cls(
             edges=edges,
             page_info=PageInfo.after(edges, page.has_next),
-            total_count=page.total,
+            count=page.count,
         )

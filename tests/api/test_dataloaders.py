@@ -20,7 +20,7 @@ EVENTS = """query($first: Int!) { events(first: $first) { edges { node {
 MY_ORDERS = """{ myOrders(first: 10) { edges { node {
   id event { name organizer { name } } items { quantity ticketType { name } }
   tickets { qrToken ticketType { name } event { id } } } } } }"""
-# At most: (SQLite's BEGIN IMMEDIATE) count, page, then one query per nested kind.
+# At most: (SQLite's BEGIN IMMEDIATE) page, then one query per nested kind (no count: not asked).
 EVENT_PAGE_STATEMENTS = 5  # + organizers, tiers
 ORDER_PAGE_STATEMENTS = 9  # + viewer, items, tickets, events, tiers, organizers
 
