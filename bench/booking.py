@@ -261,6 +261,21 @@ def free_port() -> int:
         return port
 
 
+def bench_env(database_url: str) -> dict[str, str]:
+    """The environment of an `eventhub` process on the bench database, cheap to log into."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHUB_")}
+    env.update(
+        EVENTHUB_DATABASE_URL=database_url,
+        EVENTHUB_SECRET_KEY="bench-secret-key-0123456789-0123456789-0123456789",
+        EVENTHUB_PASSWORD_HASH_TIME_COST="1",
+        EVENTHUB_PASSWORD_HASH_MEMORY_KIB="1024",
+        EVENTHUB_RATE_LIMIT="1000000/second",
+        EVENTHUB_MAX_SOCKETS_PER_ADDRESS="100000",  # every subscriber is on 127.0.0.1
+        EVENTHUB_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
 @contextmanager
 def eventhub_server(
     database_url: str,
@@ -275,16 +290,7 @@ def eventhub_server(
     cProfile and writes its stats there when it stops.
     """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHUB_")}
-    env.update(
-        EVENTHUB_DATABASE_URL=database_url,
-        EVENTHUB_SECRET_KEY="bench-secret-key-0123456789-0123456789-0123456789",
-        EVENTHUB_PASSWORD_HASH_TIME_COST="1",
-        EVENTHUB_PASSWORD_HASH_MEMORY_KIB="1024",
-        EVENTHUB_RATE_LIMIT="1000000/second",
-        EVENTHUB_MAX_SOCKETS_PER_ADDRESS="100000",  # every subscriber is on 127.0.0.1
-        EVENTHUB_LOG_LEVEL="WARNING",
-    )
+    env = bench_env(database_url)
     env.update({f"EVENTHUB_{name.upper()}": value for name, value in (settings or {}).items()})
     log_path = workdir / f"server-{workers}w.log"
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
