@@ -35,7 +35,7 @@ async def cancel_order(
         if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
             raise NotRefundable("the event has started; ask the organizer for a refund")
         return await refunds.refund_paid(
-            session, order, actor, provider, "order.cancel_refund", None
+            session, order, actor, provider, "order.cancel_refund", None, before_entry=True
         )
     raise NotRefundable(f"the order is already {order.status.lower()}")
 
@@ -58,4 +58,6 @@ async def refund_order(
             )
         if not (reason or "").strip():
             raise ValidationFailed("say why an order used at the door is refunded", field="reason")
-    return await refunds.refund_paid(session, order, actor, provider, "order.refund", reason)
+    return await refunds.refund_paid(
+        session, order, actor, provider, "order.refund", reason, before_entry=not actor.is_admin
+    )

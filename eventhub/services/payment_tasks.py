@@ -15,12 +15,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Order, PaymentTask
+from eventhub.models import Order, PaymentTask, Ticket
 
 REFUND = "refund"
 CANCEL_INTENT = "cancel_intent"
@@ -38,6 +38,7 @@ class Request:
     actor_id: int | None
     action: str
     reason: str | None
+    before_entry: bool = False  # only while no ticket of the order was checked in
 
 
 def _now() -> datetime:
@@ -66,9 +67,15 @@ async def claim_new(
     if request is not None:
         # Touch the order only if it is still where the request starts: on PostgreSQL this
         # also queues racing claimers behind the first, which then fail on the insert.
+        conditions = [col(Order.id) == order_id, col(Order.status) == request.from_status]
+        if request.before_entry:  # decided in the claim itself, so a scan cannot slip between
+            used = select(col(Ticket.id)).where(
+                col(Ticket.order_id) == order_id, col(Ticket.status) == "USED"
+            )
+            conditions.append(~exists(used))
         touched = await session.execute(
             update(Order)
-            .where(col(Order.id) == order_id, col(Order.status) == request.from_status)
+            .where(*conditions)
             .values(status=request.from_status)
             .execution_options(synchronize_session=False)
         )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order, PaymentTask
 from eventhub.services import audit, orders, payment_tasks, tickets
-from eventhub.services.errors import PaymentFailed
+from eventhub.services.errors import AlreadyCheckedIn, PaymentFailed
 from eventhub.services.payments import PaymentDeclined, PaymentProvider, ProviderUnavailable
 from eventhub.services.payments.base import RefundInfo
 
@@ -33,16 +33,27 @@ async def refund_paid(
     provider: PaymentProvider,
     action: str,
     reason: str | None,
+    *,
+    before_entry: bool = False,
 ) -> Order:
     """Refund a PAID order through the provider, once however many ask at the same time.
 
     Raises PaymentFailed when the provider refused (the order stays PAID) or did not
-    answer (the claim stays, and the sweeper finishes the refund).
+    answer (the claim stays, and the sweeper finishes the refund); with `before_entry`,
+    AlreadyCheckedIn when a ticket was admitted before the claim.
     """
     assert order.id is not None
-    request = payment_tasks.Request("PAID", actor.user_id, action, reason)
-    await settle(session, order.id, request, provider, actor)
-    return await orders.reload(session, order.id)
+    order_id = order.id
+    request = payment_tasks.Request("PAID", actor.user_id, action, reason, before_entry)
+    await settle(session, order_id, request, provider, actor)
+    order = await orders.reload(session, order_id)
+    if (
+        before_entry
+        and order.status == "PAID"
+        and await tickets.checked_in_count(session, order_id)
+    ):
+        raise AlreadyCheckedIn("a ticket of this order was checked in; only an admin can refund it")
+    return order
 
 
 async def refund_released(

@@ -20,10 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.models import Order
 from eventhub.resolvers.ids import decode_id
+from eventhub.services import audit, refunds
+from eventhub.services.errors import AlreadyCheckedIn
 from eventhub.services.ticket_tokens import TicketSigner
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import Account, GraphQLClient, make_admin, make_staff
+from tests.support.invariant import HoldingProvider
 
 VALIDATE = """
 mutation($eventId: ID!, $token: String!) {
@@ -453,3 +457,23 @@ async def stored_void_token(app: Any, door: Door) -> str:
         await db.rollback()
     signer: TicketSigner = app.state.eventhub.signer
     return signer.sign(int(row[0]), int(row[1]))
+
+
+async def test_a_scan_just_before_the_refund_claim_still_stops_the_buyer_refund(
+    app: Any, client: GraphQLClient, session: AsyncSession
+) -> None:
+    """The check-in lands after cancelOrder's first look but before its claim: the claim
+    itself refuses, so the provider is never asked and the admitted ticket stays USED."""
+    door = await entered(client)
+    provider = HoldingProvider()
+    order_pk = pk(door.order["id"], "Order")
+    buyer = audit.Actor(pk(door.buyer.id, "User"), None, frozenset({"CUSTOMER"}))
+    async with app.state.eventhub.session_factory() as own:
+        order = await own.get(Order, order_pk)
+        assert order is not None
+        with pytest.raises(AlreadyCheckedIn):
+            await refunds.refund_paid(
+                own, order, buyer, provider, "order.cancel_refund", None, before_entry=True
+            )
+    assert provider.refunded == []
+    assert [row[1] for row in await stored_tickets(session)] == ["USED", "VALID"]
