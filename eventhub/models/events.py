@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from eventhub.models.base import MinorUnits, UTCDateTime, utc_now
@@ -20,6 +20,16 @@ def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Co
     return Column(Integer, ForeignKey(target, ondelete=ondelete), index=True, nullable=nullable)
 
 
+SEARCHED_COLUMNS = ("name", "venue", "description")
+
+
+def _trigram_index(column: str) -> Index:
+    """PostgreSQL (pg_trgm): serves `lower(column) LIKE '%text%'` (services/catalog.py)."""
+    return Index(
+        f"ix_events_{column}_trgm", text(f"lower({column}) gin_trgm_ops"), postgresql_using="gin"
+    ).ddl_if(dialect="postgresql")
+
+
 class Event(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (
@@ -29,6 +39,23 @@ class Event(SQLModel, table=True):
         CheckConstraint(
             "max_per_customer IS NULL OR max_per_customer >= 1", name="max_per_customer_positive"
         ),
+        # The catalogue's order and keyset: a page is one index seek at any depth.
+        Index(
+            "ix_events_published_starts_at_id",
+            "starts_at",
+            "id",
+            postgresql_where=text("status = 'PUBLISHED'"),
+            sqlite_where=text("status = 'PUBLISHED'"),
+        ),
+        Index("ix_events_organizer_starts_at_id", "organizer_id", "starts_at", "id"),
+        # The catalogue's "not over yet" condition, so counting it reads only what matches.
+        Index(
+            "ix_events_published_end",
+            text("coalesce(ends_at, starts_at)"),
+            postgresql_where=text("status = 'PUBLISHED'"),
+            sqlite_where=text("status = 'PUBLISHED'"),
+        ),
+        *(_trigram_index(column) for column in SEARCHED_COLUMNS),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -24,20 +24,22 @@ class EventFilter:
 
 
 def _after(key: EventKey | None) -> ColumnElement[bool] | None:
+    """`(starts_at, id) > cursor` as one row value, which an index on (starts_at, id) seeks to.
+
+    (Written `a > s OR (a = s AND id > i)` it read every earlier row of the index.)
+    """
     if key is None:
         return None
-    starts_at, event_id = key
-    return or_(
-        col(Event.starts_at) > starts_at,
-        and_(col(Event.starts_at) == starts_at, col(Event.id) > event_id),
-    )
+    return tuple_(col(Event.starts_at), col(Event.id)) > tuple_(*key)
 
 
 def _search(text: str) -> ColumnElement[bool]:
+    """Substring match on each text column as is: `lower(column)` matches PostgreSQL's trigram
+    indexes (migration volume_read_indexes); a NULL venue or description just does not match."""
     return or_(
         contains(col(Event.name), text),
-        contains(func.coalesce(col(Event.venue), ""), text),
-        contains(func.coalesce(col(Event.description), ""), text),
+        contains(col(Event.venue), text),
+        contains(col(Event.description), text),
     )
 
 

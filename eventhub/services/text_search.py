@@ -14,6 +14,8 @@ def contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def contains(column: ColumnElement[str] | Mapped[str], text: str) -> ColumnElement[bool]:
+def contains(
+    column: ColumnElement[str | None] | Mapped[str | None], text: str
+) -> ColumnElement[bool]:
     """`lower(column)` contains `text`, literally."""
     return func.lower(column).like(contains_pattern(text), escape=ESCAPE)
