@@ -40,3 +40,8 @@ BUS_LAG = Histogram(
     "from a change signal to subscribers holding the new state",
     buckets=LATENCY_BUCKETS,
 )
+RESPONSE_CACHE = Counter(
+    "eventhub_response_cache_total",
+    "anonymous reads answered from the public-read cache (hit), run and kept (stored) or run",
+    ["outcome"],
+)

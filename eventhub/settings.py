@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     max_batch: int = Field(10, ge=1, le=100)
     persisted_query_store_size: int = Field(1000, ge=1)
+    # Public-read response cache (web/response_cache.py): anonymous reads of the catalogue,
+    # dropped on every change signal; this bounds what no signal announces. 0 turns it off.
+    public_cache_seconds: float = Field(5.0, ge=0, le=300)
+    public_cache_entries: int = Field(256, ge=1)
     trusted_documents_only: bool = False
     redis_url: str = ""
     # Redis socket and connect timeout (s): a Redis that stalls costs a request at most this.

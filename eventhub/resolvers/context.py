@@ -59,6 +59,10 @@ class RequestContext:
     document_id: str | None = None
     # The document came from the trusted-documents manifest the operator loaded.
     trusted_document: bool = False
+    # The operation reads only the public catalogue (schema/public_reads.py): an anonymous
+    # request's answer may be cached for other anonymous requests.
+    public_read: bool = False
+    operation_label: str = "other"  # its metrics label (schema/operation_metrics.py)
     _session: AsyncSession | None = None
     _viewer: Viewer | None = None
     _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -25,6 +25,8 @@ class OperationMetrics(SchemaExtension):
         yield
         context = self.execution_context
         label, kind = self._describe()
+        if hasattr(context.context, "operation_label"):
+            context.context.operation_label = label  # a cached answer is counted under it too
         errors = getattr(context.result, "errors", None)
         GRAPHQL_OPERATIONS.labels(label, kind, "error" if errors else "ok").inc()
         GRAPHQL_LATENCY.labels(label, kind).observe(time.perf_counter() - started)

@@ -31,6 +31,7 @@ from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.persisted_documents import ParseOnce, PreparedDocuments, ValidateOnce
+from eventhub.schema.public_reads import PublicReads
 from eventhub.schema.scalars import SCALAR_MAP
 from eventhub.schema.shared_execution import SharedEventExecutor
 from eventhub.schema.users import User
@@ -134,5 +135,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             partial(ValidateOnce, maxsize=512),
             InputScreen,
             OperationMetrics,
+            PublicReads,
         ],
     )

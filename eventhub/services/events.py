@@ -267,6 +267,7 @@ async def publish_event(session: AsyncSession, event_id: int, actor: audit.Actor
     if event.status != "PUBLISHED":
         event.status = "PUBLISHED"
         audit.record(session, actor, "event.publish", target_type="Event", target_id=event.id)
+        await live.changed(session, event_id)  # it joins the public listing
         await session.commit()
     return event
 

@@ -177,6 +177,7 @@ async def _take_seats_in_one_statement(
 ) -> None:
     updates = seat_updates(event_id, per_tier, promo_code_id, share)
     notify, notify_params = notify_sql(event_id)
+    live.touched(session, event_id)
     sql = f"WITH {', '.join(updates.ctes)} SELECT {updates.taken}, {notify}"
     row = (await session.execute(text(sql), {**updates.params, **notify_params})).one()
     raise_unless_taken(share, *(bool(flag) for flag in row[:TAKEN_FLAGS]))

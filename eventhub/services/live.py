@@ -35,7 +35,8 @@ from eventhub.models.outage import is_outage
 
 logger = logging.getLogger("eventhub.live")
 CHANNEL = "eventhub_changes"
-_PENDING = "eventhub_changed_events"
+_PENDING = "eventhub_changed_events"  # SQLite: this process's watches hear of it on commit
+_TOUCHED = "eventhub_touched_events"  # every database: this process's change observers do
 MAX_SPACING_INTERVALS = 10  # however long sending takes, a state at least every 10 intervals
 HAND_OUT_CHUNK = 50  # subscribers woken at once: ~2 ms of sending before the loop serves others
 S = TypeVar("S")
@@ -49,8 +50,16 @@ async def changed(session: AsyncSession, event_id: int) -> None:
             text("SELECT pg_notify(:channel, :payload)"),
             {"channel": CHANNEL, "payload": str(event_id)},
         )
+        touched(session, event_id)
     else:
         session.sync_session.info.setdefault(_PENDING, set()).add(event_id)
+
+
+def touched(session: AsyncSession, event_id: int) -> None:
+    """For a statement that carries its own pg_notify: this process's change observers
+    (the response cache) hear of it as the transaction commits, before the caller
+    answers, where the NOTIFY comes back to this process a little later."""
+    session.sync_session.info.setdefault(_TOUCHED, set()).add(event_id)
 
 
 @event.listens_for(Session, "after_commit")
@@ -58,11 +67,14 @@ def _after_commit(session: Session) -> None:
     pending: set[int] = session.info.pop(_PENDING, set())
     for event_id in pending:
         HUB.signal(event_id)
+    for event_id in session.info.pop(_TOUCHED, set()) - pending:
+        HUB.observe_change(event_id)
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_TOUCHED, None)
 
 
 Express = Callable[[Any], bool]
@@ -254,6 +266,8 @@ class Hub:
         self.poll: float | None = None
         self.share = 1.0
         self.lag_observers: list[Callable[[float], None]] = []
+        # Told of every change (None: of any) before the watches: the response cache.
+        self.change_observers: list[Callable[[int | None], None]] = []
 
     def configure(
         self, load: Loader, interval: float = 0.1, poll: float | None = None, share: float = 1.0
@@ -263,14 +277,20 @@ class Hub:
         self.load, self.interval, self.poll, self.share = load, interval, poll, share
 
     def signal(self, event_id: int) -> None:
+        self.observe_change(event_id)
         watch = self.watches.get(event_id)
         if watch is not None:
             watch.signal()
 
     def signal_all(self) -> None:
         """After a gap (a lost LISTEN connection), re-send everyone the current state."""
+        self.observe_change(None)
         for watch in list(self.watches.values()):
             watch.signal()
+
+    def observe_change(self, event_id: int | None) -> None:
+        for observe in self.change_observers:
+            observe(event_id)
 
     def observe_lag(self, seconds: float) -> None:
         for observe in self.lag_observers:

@@ -55,6 +55,7 @@ from eventhub.web.metrics import MetricsMiddleware, metrics
 from eventhub.web.outage import DatabaseOutageMiddleware
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
+from eventhub.web.response_cache import ResponseCache
 from eventhub.web.schema_sdl import schema_route
 from eventhub.web.socket_guard import SocketGuard
 from eventhub.web.socket_tokens import TokenGuard
@@ -96,6 +97,18 @@ def database_engine(settings: Settings, pool_size: int) -> AsyncEngine:
         command_timeout=settings.db_command_timeout,
         pool_timeout=settings.db_pool_timeout,
     )
+
+
+def public_cache(settings: Settings) -> ResponseCache:
+    """Anonymous catalogue reads, kept until the next change signal (web/response_cache.py).
+
+    On SQLite other processes' changes reach the live feed only by polling: no
+    answer is kept longer than the poll interval there.
+    """
+    seconds = settings.public_cache_seconds
+    if settings.is_sqlite:
+        seconds = min(seconds, SQLITE_POLL_SECONDS)
+    return ResponseCache(seconds, settings.public_cache_entries)
 
 
 def build_state(settings: Settings) -> AppState:
@@ -154,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     dashboard_documents = trusted_documents.parse_manifest(DASHBOARD_DOCUMENTS.read_text())
     persisted = PersistedQueries(store, settings.trusted_documents_only, dashboard_documents)
     graphql = EventHubGraphQL(schema, state, settings.cors_origin_list, guard, persisted)
-    graphql_http = GraphQLHTTP(graphql, state, persisted)
+    graphql_http = GraphQLHTTP(graphql, state, persisted, public_cache(settings))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -177,6 +190,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         load = live_state_loader(live_sessions)
         HUB.configure(load, LIVE_INTERVAL, poll, settings.live_fanout_share)
         HUB.lag_observers[:] = [BUS_LAG.observe]
+        HUB.change_observers.append(graphql_http.cache.invalidate)
         if not settings.is_sqlite:
             listener = ChangeListener(
                 settings.database_url,
@@ -192,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            HUB.change_observers.remove(graphql_http.cache.invalidate)
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -39,6 +39,7 @@ from eventhub.web.media_types import GRAPHQL_RESPONSE, JSON, accepts_html, respo
 from eventhub.web.outage import retry_headers, says_unavailable
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import CHARGE_KEY, rate_limited_error
+from eventhub.web.response_cache import HEADER, ResponseCache
 
 Answer = tuple[dict[str, Any], int, dict[str, str]]  # body, status, headers
 READS = frozenset({OperationType.QUERY})
@@ -52,11 +53,18 @@ def encode(body: Any) -> bytes:
 class GraphQLHTTP:
     """The ASGI app behind `GET`/`POST /graphql` (WebSockets stay with Strawberry's view)."""
 
-    def __init__(self, view: Any, state: AppState, persisted: PersistedQueries) -> None:
+    def __init__(
+        self,
+        view: Any,
+        state: AppState,
+        persisted: PersistedQueries,
+        cache: ResponseCache | None = None,
+    ) -> None:
         self.view = view  # reads multipart uploads
         self.schema = view.schema
         self.state = state
         self.persisted = persisted
+        self.cache = cache if cache is not None else ResponseCache(0, 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -74,7 +82,8 @@ class GraphQLHTTP:
         if says_unavailable(body):  # the database is unreachable: 503, so clients retry
             status, headers = 503, {**headers, **retry_headers()}
             self.state.gate.refused()
-        response = Response(encode(body), status, headers, media or JSON)
+        content = body if isinstance(body, bytes) else encode(body)  # bytes: from the cache
+        response = Response(content, status, headers, media or JSON)
         await response(scope, receive, send)
 
     @staticmethod
@@ -85,7 +94,7 @@ class GraphQLHTTP:
     async def answer(self, request: Request, media: str) -> tuple[Any, int, dict[str, str]]:
         parsed = await self.read(request)
         if not isinstance(parsed, list):
-            return await self.run(request, parsed, media)
+            return await self.run_cached(request, parsed, media)
         charge = request.scope.get("state", {}).get(CHARGE_KEY)
         results = []
         for index, item in enumerate(parsed):
@@ -113,10 +122,36 @@ class GraphQLHTTP:
             return operation_from(data)
         raise RequestError(415, "send application/json (multipart/form-data for uploads)")
 
-    async def run(self, request: Request, operation: Operation, media: str) -> Answer:
+    async def run_cached(
+        self, request: Request, operation: Operation, media: str
+    ) -> tuple[dict[str, Any] | bytes, int, dict[str, str]]:
+        """One operation, answered from the public-read cache when it may be
+        (web/response_cache.py): its encoded body then."""
+        key = self.cache.key(request, operation)
+        if key is None:
+            return await self.run(request, operation, media)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached, 200, {HEADER: "hit"}
+        generation = self.cache.generation  # before any read: a change since voids this answer
+        context = RequestContext(app=self.state, request=request)
+        body, status, headers = await self.run(request, operation, media, context)
+        if not (context.public_read and status == 200 and "errors" not in body):
+            return body, status, headers
+        encoded = encode(body)
+        self.cache.put(key, generation, encoded, context.operation_label)
+        return encoded, status, {**headers, HEADER: "miss"}
+
+    async def run(
+        self,
+        request: Request,
+        operation: Operation,
+        media: str,
+        context: RequestContext | None = None,
+    ) -> Answer:
         """One operation's body and status; a request-level error becomes its JSON error."""
         try:
-            result = await self.execute(request, operation)
+            result = await self.execute(request, operation, context)
         except RequestError as error:
             return error.body(), error.status, error.headers
         body: dict[str, Any] = dict(process_result(result))
@@ -125,8 +160,10 @@ class GraphQLHTTP:
             return body, 400 if media == GRAPHQL_RESPONSE else 200, {}
         return body, 200, {}
 
-    async def execute(self, request: Request, operation: Operation) -> ExecutionResult:
-        context = RequestContext(app=self.state, request=request)
+    async def execute(
+        self, request: Request, operation: Operation, context: RequestContext | None = None
+    ) -> ExecutionResult:
+        context = context or RequestContext(app=self.state, request=request)
         try:
             resolved = await self.persisted.resolve(operation, context)
             context.document_id = resolved.document_id
