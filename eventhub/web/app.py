@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -97,6 +98,20 @@ def database_engine(settings: Settings, pool_size: int) -> AsyncEngine:
         command_timeout=settings.db_command_timeout,
         pool_timeout=settings.db_pool_timeout,
     )
+
+
+def freeze_start_up_objects() -> None:
+    """Move what start-up built (modules, the schema, pools: ~170k objects that live as long
+    as the worker) out of the collector's sight, once per process.
+
+    A full collection otherwise walks them all, 80-140 ms during which the worker
+    answers nobody: most of the p99 of reads that take 5-20 ms. Garbage made before
+    is collected first, so only live objects are frozen; the first app of a process
+    freezes (a test process builds many apps: later ones must not pin earlier ones).
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 def public_cache(settings: Settings) -> ResponseCache:
@@ -203,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Connections pooled before an outage died with it: start afresh when it ends.
         state.gate.on_recovery(state.engine.dispose)
         state.gate.on_recovery(live_engine.dispose)
+        freeze_start_up_objects()
         try:
             yield
         finally:
