@@ -7,7 +7,7 @@ from datetime import datetime
 from eventhub.models import Event
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
-from eventhub.services import analytics
+from eventhub.services import access, analytics
 from eventhub.services.errors import PermissionDenied
 
 
@@ -16,7 +16,7 @@ async def analysed_event(ctx: RequestContext, event_id: str) -> Event:
     pk = decode_id(event_id, "Event")
     event = await ctx.loaders.event.load(pk) if pk is not None else None
     actor = await ctx.actor()
-    if event is None or not (actor.is_admin or event.organizer_id == actor.user_id):
+    if event is None or not access.may_manage_event(actor, event):
         raise PermissionDenied("no such event among yours")
     return event
 

@@ -10,7 +10,7 @@ from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor, parse_pk
 from eventhub.resolvers.paging import page_size
 from eventhub.resolvers.results import BadUserInput, Result, attempt
-from eventhub.services import catalog, event_images, events
+from eventhub.services import access, catalog, event_images, events
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
@@ -46,7 +46,7 @@ def _event_pk(event_id: str, field: str = "id") -> int:
 async def visible_event(ctx: RequestContext, event_id: str) -> Event | None:
     pk = decode_id(event_id, "Event")
     event = await ctx.loaders.event.load(pk) if pk is not None else None
-    if event is None or not events.can_see(event, await ctx.actor()):
+    if event is None or not access.may_see_event(await ctx.actor(), event):
         return None
     return event
 

@@ -11,7 +11,7 @@ from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.results import SessionExpired, SubscriptionExpired
-from eventhub.services import events
+from eventhub.services import access
 from eventhub.services.errors import PermissionDenied
 from eventhub.services.live import HUB
 from eventhub.services.live_state import LiveState
@@ -23,9 +23,9 @@ async def _event_pk(ctx: RequestContext, event_id: str, *, sales: bool) -> int:
     event = await ctx.loaders.event.load(pk) if pk is not None else None
     actor = await ctx.actor()
     await ctx.release_connection()  # a subscription must not hold a database connection
-    if event is None or not events.can_see(event, actor):
+    if event is None or not access.may_see_event(actor, event):
         raise PermissionDenied("no such event, or it is not public")
-    if sales and not (actor.is_admin or event.organizer_id == actor.user_id):
+    if sales and not access.may_manage_event(actor, event):
         raise PermissionDenied("only the event's organizer sees its sales")
     return pk or 0
 

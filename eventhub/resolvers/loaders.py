@@ -9,7 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from eventhub.auth.viewer import Viewer
 from eventhub.models import Event, OrderItem, Ticket, TicketType, User
-from eventhub.services import catalog, order_history, users
+from eventhub.services import access, catalog, order_history, users
 
 
 class Loaders:
@@ -44,4 +44,4 @@ async def _email_visibility(
     session: AsyncSession, viewer: Callable[[], Awaitable[Viewer]], ids: Sequence[int]
 ) -> list[bool]:
     who = await viewer()
-    return await users.email_visibility(session, who.user_id, "ADMIN" in who.roles, list(ids))
+    return await users.email_visibility(session, who.user_id, access.is_admin(who), list(ids))

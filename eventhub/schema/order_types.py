@@ -23,6 +23,7 @@ from eventhub.schema.common import (
 )
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.users import User
+from eventhub.services import access
 from eventhub.services.pagination import Page
 
 
@@ -166,7 +167,7 @@ class Order(Node):
     async def payment(self, info: Info) -> Payment | None:
         row = self.row
         viewer = await info.context.viewer()
-        secret = row.payment_client_secret if viewer.user_id == row.buyer_id else None
+        secret = row.payment_client_secret if access.is_self(viewer, row.buyer_id) else None
         return Payment(
             provider=row.payment_provider, client_secret=secret, status=row.payment_status
         )

@@ -22,11 +22,7 @@ class Actor:
 
     user_id: int | None = None
     ip: str | None = None
-    roles: frozenset[str] = frozenset()
-
-    @property
-    def is_admin(self) -> bool:
-        return "ADMIN" in self.roles
+    roles: frozenset[str] = frozenset()  # what it may do: services/access.py
 
 
 SYSTEM = Actor()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
-from eventhub.services import audit, intent_cancels, orders, refunds, tickets
+from eventhub.services import access, audit, intent_cancels, orders, refunds, tickets
 from eventhub.services.errors import AlreadyCheckedIn, NotRefundable, ValidationFailed
 from eventhub.services.payments import PaymentProvider
 
@@ -32,7 +32,7 @@ async def cancel_order(
             raise AlreadyCheckedIn(
                 "a ticket of this order was checked in; only an admin can refund it, with a reason"
             )
-        if now >= event.starts_at and not (actor.is_admin or event.organizer_id == actor.user_id):
+        if now >= event.starts_at and not access.may_manage_event(actor, event):
             raise NotRefundable("the event has started; ask the organizer for a refund")
         return await refunds.refund_paid(
             session, order, actor, provider, "order.cancel_refund", None, before_entry=True
@@ -52,7 +52,7 @@ async def refund_order(
     if order.status != "PAID":
         raise NotRefundable(f"only paid orders can be refunded; this one is {order.status.lower()}")
     if await tickets.checked_in_count(session, order_id):
-        if not actor.is_admin:
+        if not access.may_refund_after_entry(actor):
             raise AlreadyCheckedIn(
                 "a ticket of this order was checked in; only an admin can refund it"
             )

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from eventhub.models import AuditEntry, Event, EventStaff, Ticket
 from eventhub.models.base import table_of
-from eventhub.services import audit, live
+from eventhub.services import access, audit, live
 from eventhub.services.errors import NotFound, PermissionDenied, ValidationFailed
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 
@@ -59,7 +59,7 @@ async def ensure_door_access(session: AsyncSession, event_id: int, actor: audit.
     if row is None:
         raise NotFound("no such event", field="eventId")
     organizer_id, staff, starts_at = row
-    if actor.is_admin or organizer_id == actor.user_id or staff:
+    if access.may_scan(actor, organizer_id, staff=staff):
         return starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=UTC)
     await audit.record_now(
         session, actor, "ticket.validate_denied", target_type="Event", target_id=event_id

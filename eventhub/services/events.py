@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
-from eventhub.services import audit, intent_cancels, live, money, orders, promos, refunds, users
+from eventhub.services import (
+    access,
+    audit,
+    intent_cancels,
+    live,
+    money,
+    orders,
+    promos,
+    refunds,
+    users,
+)
 from eventhub.services.errors import (
     Conflict,
     NotFound,
@@ -182,11 +192,6 @@ async def get_event(session: AsyncSession, event_id: int) -> Event | None:
     return await session.get(Event, event_id)
 
 
-def can_see(event: Event, viewer: audit.Actor) -> bool:
-    """Drafts are visible only to their organizer and admins."""
-    return event.status != "DRAFT" or viewer.is_admin or event.organizer_id == viewer.user_id
-
-
 async def owned_event(
     session: AsyncSession, event_id: int, actor: audit.Actor, *, for_update: bool = False
 ) -> Event:
@@ -197,7 +202,7 @@ async def owned_event(
     event = (await session.scalars(query)).first()
     if event is None:
         raise NotFound("no such event", field="id")
-    if not actor.is_admin and event.organizer_id != actor.user_id:
+    if not access.may_manage_event(actor, event):
         await audit.record_now(
             session, actor, "event.access_denied", target_type="Event", target_id=event_id
         )

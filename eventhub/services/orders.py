@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, PaymentTask
-from eventhub.services import audit, fair_share, inventory, payment_tasks, tickets
+from eventhub.services import access, audit, fair_share, inventory, payment_tasks, tickets
 from eventhub.services.errors import (
     NotFound,
     PaymentFailed,
@@ -119,12 +119,12 @@ async def get_order(session: AsyncSession, order_id: int) -> Order | None:
 
 async def can_view(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
     """The buyer, the event's organizer and admins."""
-    if actor.is_admin or order.buyer_id == actor.user_id:
+    if access.may_see_order(actor, order.buyer_id, None):
         return True
     organizer = await session.scalar(
         select(col(Event.organizer_id)).where(col(Event.id) == order.event_id)
     )
-    return organizer is not None and organizer == actor.user_id
+    return access.may_see_order(actor, order.buyer_id, organizer)
 
 
 async def manageable(
@@ -135,14 +135,14 @@ async def manageable(
     event = await session.get(Event, order.event_id) if order else None
     if order is None or event is None:
         raise NotFound("no such order", field="id")
-    if actor.is_admin or event.organizer_id == actor.user_id:
+    if access.may_manage_event(actor, event):
         return order, event
-    if buyer_ok and order.buyer_id == actor.user_id:
+    if buyer_ok and access.is_self(actor, order.buyer_id):
         return order, event
     await audit.record_now(
         session, actor, "order.access_denied", target_type="Order", target_id=order_id
     )
-    if order.buyer_id == actor.user_id:
+    if access.is_self(actor, order.buyer_id):
         raise PermissionDenied("only the organizer can refund this order")
     raise NotFound("no such order", field="id")
 

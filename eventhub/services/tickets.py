@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, Ticket
-from eventhub.services import audit
+from eventhub.services import access, audit
 
 
 def issue_tickets(
@@ -69,7 +69,7 @@ async def viewable_ticket(
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or actor.user_id is None:
         return None
-    if actor.is_admin:
+    if access.is_admin(actor):
         return ticket
     owners = (
         await session.execute(
@@ -78,4 +78,4 @@ async def viewable_ticket(
             .where(col(Order.id) == ticket.order_id)
         )
     ).first()
-    return ticket if owners is not None and actor.user_id in tuple(owners) else None
+    return ticket if owners is not None and access.may_see_order(actor, *owners) else None

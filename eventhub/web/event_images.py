@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from eventhub.resolvers.ids import decode_id
-from eventhub.services import events
+from eventhub.services import access, events
 from eventhub.services.event_images import MEDIA_TYPES
 from eventhub.web.viewer import request_actor
 
@@ -17,7 +17,7 @@ async def event_image(request: Request) -> Response:
     async with state.session_factory() as session:
         event = await events.get_event(session, pk) if pk is not None else None
         actor = await request_actor(request, state, session)
-    if event is None or not event.image_path or not events.can_see(event, actor):
+    if event is None or not event.image_path or not access.may_see_event(actor, event):
         return Response("not found\n", status_code=404, media_type="text/plain")
     path = (state.settings.upload_dir / event.image_path).resolve()
     if not path.is_file() or state.settings.upload_dir.resolve() not in path.parents:
