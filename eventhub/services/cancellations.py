@@ -59,5 +59,11 @@ async def refund_order(
         if not (reason or "").strip():
             raise ValidationFailed("say why an order used at the door is refunded", field="reason")
     return await refunds.refund_paid(
-        session, order, actor, provider, "order.refund", reason, before_entry=not actor.is_admin
+        session,
+        order,
+        actor,
+        provider,
+        "order.refund",
+        reason,
+        before_entry=not access.is_admin(actor),
     )
