@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models.migrate import upgrade_database
 from eventhub.settings import Settings, _new_ed25519_pem
+from tests.support.clock import SteppedClock
 from tests.support.graphql import GraphQLClient
 
 T = TypeVar("T")
@@ -178,10 +179,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Any]:
+def clock() -> SteppedClock:
+    """The app's clock: `clock.advance(seconds)` moves past an expiry without sleeping."""
+    return SteppedClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: SteppedClock) -> AsyncIterator[Any]:
     from eventhub.web.app import create_app
 
-    application = create_app(settings)
+    application = create_app(settings, clock)
     async with application.router.lifespan_context(application):
         yield application
 

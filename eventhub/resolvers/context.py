@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +23,7 @@ from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
 from eventhub.models.outage import DatabaseGate
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
+from eventhub.services.clock import SYSTEM_CLOCK, Clock
 from eventhub.services.limit_storage import LimitStorage
 from eventhub.services.payments import PaymentProvider
 from eventhub.services.redis_link import RedisLink
@@ -43,6 +45,7 @@ class AppState:
     signer: TicketSigner
     redis: RedisLink | None = None  # EVENTHUB_REDIS_URL: shared limits, degraded when down
     limit_storage: LimitStorage = field(default_factory=lambda: LimitStorage(None, "eventhub"))
+    clock: Clock = SYSTEM_CLOCK  # tests hand in one they can move forward
 
 
 @dataclass(eq=False)
@@ -82,6 +85,11 @@ class RequestContext:
     @property
     def settings(self) -> Settings:
         return self.app.settings
+
+    @cached_property
+    def now(self) -> datetime:
+        """The request's instant, read once: every service it calls sees the same time."""
+        return self.app.clock.now()
 
     @property
     def session(self) -> AsyncSession:

@@ -53,6 +53,7 @@ async def reserve(
             actor,
             policy,
             ctx.app.provider,
+            now=ctx.now,
         )
     )
     outcome = result.error.code if result.error else "OK"

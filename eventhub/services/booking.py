@@ -9,7 +9,7 @@ COMMIT, so their row locks are held for as short a time as possible.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -156,15 +156,19 @@ async def reserve(
     actor: audit.Actor,
     policy: BookingPolicy,
     provider: PaymentProvider,
+    *,
+    now: datetime,
 ) -> Order:
-    """Reserve seats for the actor; PAID at once when the total is zero or payment is offline."""
+    """Reserve seats for the actor; PAID at once when the total is zero or payment is offline.
+
+    `now` is the request's instant: the hold expires `policy.hold_seconds` after it.
+    """
     assert actor.user_id is not None
     per_tier = _check_lines(request, policy)
     if request.idempotency_key:
         existing = await find_by_idempotency_key(session, actor.user_id, request.idempotency_key)
         if existing is not None:
             return existing
-    now = datetime.now(UTC)
     event, tiers = await _load_sellable(session, request, per_tier, now)
     promo = await _load_promo(session, event.id or 0, request.promo_code, now)
     lines = price_lines(tiers, per_tier, promo)

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventhub.models.outage import is_outage
 from eventhub.services import intent_cancels, orders, refunds
+from eventhub.services.clock import Clock
 from eventhub.services.payments import PaymentProvider
 
 logger = logging.getLogger("eventhub.sweeper")
 
 
-async def sweep_once(session_factory: async_sessionmaker[AsyncSession]) -> int:
-    """Expire what is due now; returns how many holds this call released."""
-    now = datetime.now(UTC)
+async def sweep_once(session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> int:
+    """Expire what is due by `clock`; returns how many holds this call released."""
+    now = clock.now()
     released = 0
     async with session_factory() as session:
         for order_id in await orders.expired_order_ids(session, now):
@@ -47,10 +47,11 @@ async def run_sweeper(
     session_factory: async_sessionmaker[AsyncSession],
     interval: float,
     provider: PaymentProvider,
+    clock: Clock,
 ) -> None:
     while True:
         try:
-            released = await sweep_once(session_factory)
+            released = await sweep_once(session_factory, clock)
             if released:
                 logger.info("released %d expired holds", released)
             settled = await settle_payments(session_factory, provider)

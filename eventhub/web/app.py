@@ -32,6 +32,7 @@ from eventhub.models.outage_board import OutageBoard
 from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services import trusted_documents
+from eventhub.services.clock import SYSTEM_CLOCK, Clock
 from eventhub.services.hold_sweeper import run_sweeper
 from eventhub.services.limit_storage import LimitStorage
 from eventhub.services.live import HUB
@@ -126,7 +127,7 @@ def public_cache(settings: Settings) -> ResponseCache:
     return ResponseCache(seconds, settings.public_cache_entries)
 
 
-def build_state(settings: Settings) -> AppState:
+def build_state(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> AppState:
     engine = database_engine(settings, settings.db_pool_size)
     gate = database_gate(settings)
     # Commands that do not serve (create-admin, demo) sign no tokens: without a key
@@ -163,17 +164,18 @@ def build_state(settings: Settings) -> AppState:
         signer=TicketSigner.from_pem(settings.ticket_signing_key, settings.ticket_verify_keys),
         redis=redis,
         limit_storage=limit_storage,
+        clock=clock,
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Starlette:
     settings = settings or get_settings()
     settings.require_signing_secret()
     # Under `--workers N` each worker is a fresh process: give its log lines a handler.
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    state = build_state(settings)
+    state = build_state(settings, clock)
     schema = build_schema(settings)
     guard = TokenGuard(state.codec, state.session_factory)
     store = build_document_store(
@@ -195,7 +197,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await keys.refresh()  # retired keys are refused from the first request on
         tasks = [
             asyncio.create_task(
-                run_sweeper(state.session_factory, settings.sweep_interval_seconds, state.provider)
+                run_sweeper(
+                    state.session_factory,
+                    settings.sweep_interval_seconds,
+                    state.provider,
+                    state.clock,
+                )
             ),
             asyncio.create_task(keys.run()),
             asyncio.create_task(guard.run()),

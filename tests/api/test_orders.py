@@ -20,6 +20,7 @@ from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider
 from eventhub.web.app import create_app
 from tests.conftest import make_settings
+from tests.support.clock import ManualClock
 from tests.support.factories import create_event, reserve, tier_id
 from tests.support.graphql import Account, GraphQLClient, make_admin
 from tests.support.invariant import HoldingProvider, check_invariant
@@ -52,7 +53,9 @@ async def hold_seats(
     actor = audit.Actor(pk(buyer.id, "User"), None, frozenset({"CUSTOMER"}))
     policy = booking.BookingPolicy(state.settings.hold_seconds, 10)
     async with state.session_factory() as session:
-        order = await booking.reserve(session, request, actor, policy, HoldingProvider())
+        order = await booking.reserve(
+            session, request, actor, policy, HoldingProvider(), now=state.clock.now()
+        )
     assert order.status == "PENDING"
     return encode_id("Order", order.id)
 
@@ -82,9 +85,10 @@ def codes(payload: dict[str, Any]) -> list[str]:
 async def short_holds(
     database_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Any, GraphQLClient]]:
-    """An app whose holds last one second, and whose own sweeper stays out of the way."""
+    """An app whose holds last one second, whose clock stands still until a test advances
+    it, and whose own sweeper stays out of the way."""
     settings = make_settings(database_url, tmp_path, hold_seconds=1, sweep_interval_seconds=3600)
-    app = create_app(settings)
+    app = create_app(settings, ManualClock())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -95,7 +99,7 @@ async def test_an_expired_hold_is_released_exactly_once_by_racing_sweepers(
     short_holds: tuple[Any, GraphQLClient],
 ) -> None:
     app, client = short_holds
-    factory = app.state.eventhub.session_factory
+    factory, clock = app.state.eventhub.session_factory, app.state.eventhub.clock
     organizer, buyer = await client.register(organizer=True), await client.register()
     event = await create_event(client, organizer)
     order_id = await hold_seats(app, buyer, event, {"Early Bird": 2}, promo="early25")
@@ -108,13 +112,14 @@ async def test_an_expired_hold_is_released_exactly_once_by_racing_sweepers(
         "status": "requires_payment_method",
         "clientSecret": "secret",
     }
-    assert await sweep_once(factory) == 0  # not due yet
+    clock.advance(0.999)
+    assert await sweep_once(factory, clock) == 0  # not due yet
     async with factory() as session:
         assert (await sold(client, event), await promo_uses(session, "EARLY25")) == (2, 1)
-        await asyncio.sleep(1.2)
-        released = await asyncio.gather(*(sweep_once(factory) for _ in range(5)))
+        clock.advance(0.001)  # due the very instant it expires
+        released = await asyncio.gather(*(sweep_once(factory, clock) for _ in range(5)))
         assert sum(released) == 1
-        assert await sweep_once(factory) == 0
+        assert await sweep_once(factory, clock) == 0
         seen = (await client.data(ORDER, {"id": order_id}, buyer.token))["order"]
         assert (seen["status"], seen["expiresAt"]) == ("EXPIRED", None)
         assert (await sold(client, event), await promo_uses(session, "EARLY25")) == (0, 0)
@@ -134,8 +139,9 @@ async def test_cancelling_a_hold_releases_it_without_a_refund(
     cancelled = await mutate(client, CANCEL, order_id, buyer)
     assert (cancelled["order"]["status"], cancelled["errors"]) == ("CANCELLED", [])
     assert await sold(client, event) == 0
-    await asyncio.sleep(1.2)
-    assert await sweep_once(app.state.eventhub.session_factory) == 0  # nothing left to expire
+    app.state.eventhub.clock.advance(60)
+    state = app.state.eventhub
+    assert await sweep_once(state.session_factory, state.clock) == 0  # nothing left to expire
     assert await sold(client, event) == 0
 
 
@@ -237,7 +243,7 @@ async def test_cancelling_an_event_survives_losing_a_hold_to_the_sweeper(
             hold = text("UPDATE orders SET expires_at = :t WHERE status = 'PENDING'")
             await sweeper.execute(hold, {"t": past})
             await sweeper.commit()
-        await sweep_once(factory)
+        await sweep_once(factory, app.state.eventhub.clock)
         return await real_cancel_hold(session, order, actor)
 
     monkeypatch.setattr(orders, "cancel_hold", sweeper_gets_there_first)

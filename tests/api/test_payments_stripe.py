@@ -7,7 +7,6 @@ Every test runs on SQLite and on PostgreSQL; seats are checked as users see them
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -167,8 +166,9 @@ async def test_buyer_cancelling_a_hold_cancels_the_payment_intent(
 
 async def expire(app: Any) -> None:
     """Let the 1 s hold run out, then run the sweeper once."""
-    await asyncio.sleep(1.1)
-    assert await sweep_once(app.state.eventhub.session_factory) == 1
+    state = app.state.eventhub
+    state.clock.advance(1)
+    assert await sweep_once(state.session_factory, state.clock) == 1
 
 
 @pytest.mark.parametrize("hold_seconds", [1])

@@ -51,9 +51,10 @@ async def tasks_left(app: Any) -> int:
 
 
 async def expire(app: Any) -> None:
-    """Let the 1 s hold run out, then release it as the sweeper does."""
-    await asyncio.sleep(1.1)
-    assert await sweep_once(app.state.eventhub.session_factory) == 1
+    """Move the app's clock past the 1 s hold, then release it as the sweeper does."""
+    state = app.state.eventhub
+    state.clock.advance(1)
+    assert await sweep_once(state.session_factory, state.clock) == 1
 
 
 async def settle(app: Any) -> int:

@@ -45,6 +45,7 @@ from eventhub.services.errors import DomainError
 from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider
 from eventhub.settings import Settings
+from tests.support.clock import ManualClock
 from tests.support.invariant import HoldingProvider, check_invariant
 
 T = TypeVar("T")
@@ -71,6 +72,7 @@ BOOKING_OUTCOMES = {
     "LIMIT_EXCEEDED",
 }
 ORDER = st.integers(0, 999)
+START = datetime.now(UTC).replace(microsecond=0)  # sales are open: events start days later
 EXAMPLES = hypothesis.settings(
     max_examples=40,
     stateful_step_count=30,
@@ -111,6 +113,7 @@ class BookingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.offline, self.waiting = OfflineProvider(), HoldingProvider()
+        self.clock = ManualClock(START)  # every example sees the same instants
         self.buyer_of: dict[int, audit.Actor] = {}  # every order placed, with its buyer
         self.organizer, self.buyers, self.events = self.run(self.arrange())
 
@@ -127,7 +130,7 @@ class BookingMachine(RuleBasedStateMachine):
             buyers = [await self.account(session, "CUSTOMER") for _ in range(2)]
             made = []
             for tiers, capacity, codes in EVENTS:
-                starts = datetime.now(UTC) + timedelta(days=3)
+                starts = self.clock.now() + timedelta(days=3)
                 data = events.NewEvent("Show", starts, capacity, tiers, promo_codes=codes)
                 event = await events.create_event(session, data, organizer)
                 assert event.id is not None
@@ -195,7 +198,12 @@ class BookingMachine(RuleBasedStateMachine):
         lines = [booking.LineRequest(tier_ids[i % len(tier_ids)], q) for i, q in picks]
         request = booking.ReservationRequest(event_id, lines, promo)
         buyer, provider = self.buyers[buyer_no], self.waiting if waits else self.offline
-        return lambda s: booking.reserve(s, request, buyer, POLICY, provider), buyer, lines
+        now = self.clock.now()
+        return (
+            lambda s: booking.reserve(s, request, buyer, POLICY, provider, now=now),
+            buyer,
+            lines,
+        )
 
     @rule(
         event_no=st.integers(0, 1),
@@ -306,13 +314,17 @@ class BookingMachine(RuleBasedStateMachine):
 
         async def force_and_sweep() -> int:
             async with self.factory() as session:
-                past = datetime.now(UTC) - timedelta(seconds=1)
+                past = self.clock.now() - timedelta(seconds=1)
                 await session.execute(
                     text("UPDATE orders SET expires_at = :t WHERE id = :o AND status = 'PENDING'"),
                     {"t": past, "o": order_id},
                 )
                 await session.commit()
-            return sum(await asyncio.gather(sweep_once(self.factory), sweep_once(self.factory)))
+            return sum(
+                await asyncio.gather(
+                    sweep_once(self.factory, self.clock), sweep_once(self.factory, self.clock)
+                )
+            )
 
         assert self.run(force_and_sweep()) == (before == "PENDING")
         assert self.run(self.status(order_id)) == ("EXPIRED" if before == "PENDING" else before)

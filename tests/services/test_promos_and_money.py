@@ -171,7 +171,8 @@ async def book(
     request = booking.ReservationRequest(
         ids["event"], [booking.LineRequest(ids[tier_name], 2)], code
     )
-    return await booking.reserve(session, request, buyer, booking.BookingPolicy(600, 10), provider)
+    policy = booking.BookingPolicy(600, 10)
+    return await booking.reserve(session, request, buyer, policy, provider, now=datetime.now(UTC))
 
 
 async def test_a_zero_total_is_paid_at_once_even_when_the_provider_waits(

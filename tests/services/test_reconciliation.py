@@ -97,8 +97,9 @@ async def test_a_lost_late_payment_retakes_the_free_seats(
     app: Any, client: GraphQLClient, fake_stripe: FakeStripe, hold_seconds: int
 ) -> None:
     buyer, order_id, intent, number = await held(client)
-    await asyncio.sleep(1.1)
-    assert await sweep_once(app.state.eventhub.session_factory) == 1
+    state = app.state.eventhub
+    state.clock.advance(1)
+    assert await sweep_once(state.session_factory, state.clock) == 1
     fake_stripe.succeed(intent)
     assert await run_reconcile(app, fix=True) == [
         Mismatch(number, "EXPIRED", "succeeded", "fixed: paid")
