@@ -12,45 +12,48 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.sign_in import Authenticator
 from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
-from eventhub.models.outage import DatabaseGate
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
-from eventhub.services.clock import SYSTEM_CLOCK, Clock
-from eventhub.services.limit_storage import LimitStorage
+from eventhub.services.clock import Clock
 from eventhub.services.payments import PaymentProvider
-from eventhub.services.redis_link import RedisLink
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings
 
 
-@dataclass(eq=False)
-class AppState:
-    """Long-lived objects made once per process by the web app."""
+class AppServices(Protocol):
+    """What a request needs from the process's long-lived objects.
 
-    settings: Settings
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
-    gate: DatabaseGate
-    codec: AccessTokenCodec
-    authenticator: Authenticator
-    provider: PaymentProvider
-    signer: TicketSigner
-    redis: RedisLink | None = None  # EVENTHUB_REDIS_URL: shared limits, degraded when down
-    limit_storage: LimitStorage = field(default_factory=lambda: LimitStorage(None, "eventhub"))
-    clock: Clock = SYSTEM_CLOCK  # tests hand in one they can move forward
+    The web layer's `AppState` (web/app_state.py) provides these; resolvers and schema
+    types depend on this view only, so nothing below web imports web.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
+    @property
+    def codec(self) -> AccessTokenCodec: ...
+    @property
+    def authenticator(self) -> Authenticator: ...
+    @property
+    def provider(self) -> PaymentProvider: ...
+    @property
+    def signer(self) -> TicketSigner: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass(eq=False)
 class RequestContext:
-    app: AppState
+    app: AppServices
     request: HTTPConnection
     response: Any = None
     connection_params: dict[str, Any] | None = None

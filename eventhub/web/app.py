@@ -29,7 +29,6 @@ from eventhub.models.database import (
 )
 from eventhub.models.outage import DatabaseGate
 from eventhub.models.outage_board import OutageBoard
-from eventhub.resolvers.context import AppState
 from eventhub.schema.schema import build_schema
 from eventhub.services import trusted_documents
 from eventhub.services.clock import SYSTEM_CLOCK, Clock
@@ -43,6 +42,7 @@ from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.redis_link import RedisLink
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings
+from eventhub.web.app_state import AppState
 from eventhub.web.body_limit import BodyLimitMiddleware
 from eventhub.web.cors import cors_middleware
 from eventhub.web.dashboard import DOCUMENTS as DASHBOARD_DOCUMENTS

@@ -24,7 +24,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.resolvers.context import RequestContext
+from eventhub.web.app_state import AppState
 from eventhub.web.graphiql import graphiql_page
 from eventhub.web.graphql_requests import (
     Operation,

@@ -15,7 +15,8 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from eventhub.resolvers.context import AppState, RequestContext
+from eventhub.resolvers.context import RequestContext
+from eventhub.web.app_state import AppState
 from eventhub.web.graphql_requests import Operation, RequestError
 from eventhub.web.legacy_ws import LegacyWSHandler
 from eventhub.web.live_transport import LiveTransportWSHandler

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from eventhub.resolvers.context import AppState
 from eventhub.services import retired_keys
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import TICKET_OLD_KEYS_FILE, Settings
+from eventhub.web.app_state import AppState
 
 logger = logging.getLogger("eventhub.keys")
 REFRESH_SECONDS = 1.0

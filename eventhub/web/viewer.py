@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from eventhub.auth.viewer import bearer_token, resolve_viewer
-from eventhub.resolvers.context import AppState
 from eventhub.services import audit
+from eventhub.web.app_state import AppState
 
 
 async def request_actor(request: Request, state: AppState, session: AsyncSession) -> audit.Actor:
