@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     # PENDING (unpaid) orders one account may have at once, across all events.
     max_pending_orders: int = Field(3, ge=1)
     sweep_interval_seconds: float = Field(2.0, gt=0)
+    # The outbox (services/outbox_worker.py): how often an idle worker looks for due
+    # deliveries, how many it sends at once, and each webhook attempt's time limit.
+    outbox_poll_seconds: float = Field(0.5, gt=0, le=60)
+    outbox_concurrency: int = Field(16, ge=1, le=256)
+    webhook_timeout: float = Field(10.0, gt=0, le=60)
+    # 1: webhook endpoints may use http:// and loopback/private addresses (dev, tests).
+    webhooks_allow_private: bool = False
     # Seconds before an event's startsAt when its doors open: offline scans dated
     # earlier are refused (REFUSED), never applied.
     doors_open_before: int = Field(14_400, ge=0)

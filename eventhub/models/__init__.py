@@ -5,10 +5,12 @@ from eventhub.models.documents import TrustedDocument
 from eventhub.models.events import Event, EventStaff, PromoCode, TicketType
 from eventhub.models.fair_share import CustomerHold, CustomerPending
 from eventhub.models.orders import Order, OrderItem
+from eventhub.models.outbox import OutboxDelivery, OutboxMessage
 from eventhub.models.payments import PaymentTask, ProcessedProviderEvent
 from eventhub.models.ticket_keys import RetiredTicketKey
 from eventhub.models.tickets import Ticket
 from eventhub.models.users import RefreshToken, User
+from eventhub.models.webhooks import WebhookAttempt, WebhookEndpoint
 
 __all__ = [
     "AuditEntry",
@@ -18,6 +20,8 @@ __all__ = [
     "EventStaff",
     "Order",
     "OrderItem",
+    "OutboxDelivery",
+    "OutboxMessage",
     "PaymentTask",
     "ProcessedProviderEvent",
     "PromoCode",
@@ -27,4 +31,6 @@ __all__ = [
     "TicketType",
     "TrustedDocument",
     "User",
+    "WebhookAttempt",
+    "WebhookEndpoint",
 ]

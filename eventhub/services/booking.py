@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order, PromoCode, TicketType
-from eventhub.services import audit, booking_writes, fair_share, promos
+from eventhub.services import audit, booking_writes, fair_share, outbox, promos
 from eventhub.services.errors import (
     DomainError,
     NotFound,
@@ -258,6 +258,7 @@ async def _write_order(
         audit=entry,
         now=now,
     )
-    order_id = await booking_writes.write_order(session, draft)
+    order = Order(id=await booking_writes.write_order(session, draft), **values)
+    await outbox.after_booking(session, order, event)
     await session.commit()
-    return Order(id=order_id, **values)
+    return order

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from eventhub.models import AuditEntry, Event, EventStaff, Ticket
 from eventhub.models.base import table_of
-from eventhub.services import access, audit, live
+from eventhub.services import access, audit, live, outbox
 from eventhub.services.errors import NotFound, PermissionDenied, ValidationFailed
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 
@@ -86,7 +86,9 @@ async def _admit(
     if row is None:
         return None
     await live.changed(session, event_id)
-    return Ticket(**row._mapping)
+    ticket = Ticket(**row._mapping)
+    await outbox.ticket_checked_in(session, ticket)
+    return ticket
 
 
 async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: int) -> Validation:

@@ -20,6 +20,7 @@ from eventhub.services import (
     live,
     money,
     orders,
+    outbox,
     promos,
     refunds,
     users,
@@ -239,6 +240,7 @@ async def update_event(
         details=_changed_fields(changes),
     )
     await live.changed(session, event.id or 0)  # capacity and remaining, never stale
+    await outbox.event_changed(session, event, "event.updated")
     await session.commit()
     return event
 
@@ -273,6 +275,7 @@ async def publish_event(session: AsyncSession, event_id: int, actor: audit.Actor
         event.status = "PUBLISHED"
         audit.record(session, actor, "event.publish", target_type="Event", target_id=event.id)
         await live.changed(session, event_id)  # it joins the public listing
+        await outbox.event_changed(session, event, "event.published")
         await session.commit()
     return event
 
@@ -395,6 +398,7 @@ async def cancel_event(
     if event.status != "CANCELLED":
         event.status = "CANCELLED"
         audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
+        await outbox.event_changed(session, event, "event.cancelled")
         await live.changed(session, event_id)
         await session.commit()
     pending, paid = await orders.live_order_ids(session, event_id)

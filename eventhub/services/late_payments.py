@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order
-from eventhub.services import audit, fair_share, inventory, orders, payment_tasks, refunds, tickets
+from eventhub.services import (
+    audit,
+    fair_share,
+    inventory,
+    orders,
+    outbox,
+    payment_tasks,
+    refunds,
+    tickets,
+)
 from eventhub.services.errors import LimitExceeded, PromoExhausted, SoldOut
 from eventhub.services.payments import PaymentProvider
 
@@ -48,6 +57,7 @@ async def accept_late_payment(
                 session, order.id, order.event_id, await orders.items_of(session, order.id)
             )
             await payment_tasks.drop(session, order.id, payment_tasks.CANCEL_INTENT)  # it paid
+            await outbox.late_payment_accepted(session, order, event)
             audit.record(
                 session,
                 audit.SYSTEM,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, PaymentTask
-from eventhub.services import access, audit, fair_share, inventory, payment_tasks, tickets
+from eventhub.services import access, audit, fair_share, inventory, outbox, payment_tasks, tickets
 from eventhub.services.errors import (
     NotFound,
     PaymentFailed,
@@ -157,6 +157,7 @@ async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -
     if order.payment_intent_id:
         payment_tasks.queue(session, order.id, payment_tasks.CANCEL_INTENT)
     audit.record(session, actor, "order.cancel", target_type="Order", target_id=order.id)
+    await outbox.order_changed(session, order, "CANCELLED")
     await session.commit()
     return True
 
@@ -200,6 +201,7 @@ async def begin_payment(session: AsyncSession, order: Order, provider: PaymentPr
             payment_status="failed",
         ):
             await release_seats(session, order)
+            await outbox.order_changed(session, order, "CANCELLED")
             audit.record(
                 session,
                 audit.SYSTEM,
@@ -237,6 +239,7 @@ async def mark_paid(session: AsyncSession, order: Order, actor: audit.Actor) -> 
         await session.rollback()
         return False
     tickets.issue_tickets(session, order.id, order.event_id, await items_of(session, order.id))
+    await outbox.order_changed(session, order, "PAID")
     audit.record(
         session,
         actor,
@@ -274,6 +277,7 @@ async def record_external_refund(
         return False
     await tickets.void_tickets(session, order.id)
     await release_seats(session, order)
+    await outbox.order_changed(session, order, "REFUNDED")
     audit.record(
         session,
         audit.SYSTEM,

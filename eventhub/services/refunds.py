@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order, PaymentTask
-from eventhub.services import audit, orders, payment_tasks, tickets
+from eventhub.services import audit, orders, outbox, payment_tasks, tickets
 from eventhub.services.errors import AlreadyCheckedIn, PaymentFailed
 from eventhub.services.payments import PaymentDeclined, PaymentProvider, ProviderUnavailable
 from eventhub.services.payments.base import RefundInfo
@@ -155,6 +155,7 @@ async def _record(
             used = await tickets.checked_in_count(session, order.id)
             await tickets.void_tickets(session, order.id)
             await orders.release_seats(session, order)
+            await outbox.order_changed(session, order, "REFUNDED")
             details |= {"reason": task.reason, "amount_minor": order.total_minor}
             details |= {"checked_in": used} if used else {}
         if task.actor_id is not None and task.actor_id != actor.user_id:

@@ -55,6 +55,7 @@ from eventhub.web.health import healthz, readyz
 from eventhub.web.key_refresh import KeyRefresher
 from eventhub.web.metrics import MetricsMiddleware, metrics
 from eventhub.web.outage import DatabaseOutageMiddleware
+from eventhub.web.outbox import build_deliverer
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.rate_limit import RateLimiter, RateLimitMiddleware
 from eventhub.web.response_cache import ResponseCache
@@ -207,6 +208,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             asyncio.create_task(keys.run()),
             asyncio.create_task(guard.run()),
         ]
+        app.state.outbox = build_deliverer(settings, state.session_factory)
+        tasks.append(asyncio.create_task(app.state.outbox.run()))
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
         load = live_state_loader(live_sessions)

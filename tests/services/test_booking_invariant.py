@@ -39,6 +39,8 @@ from eventhub.models import (
     EventStaff,
     Order,
     OrderItem,
+    OutboxDelivery,
+    OutboxMessage,
     PromoCode,
     Ticket,
     TicketType,
@@ -55,6 +57,8 @@ from tests.support.invariant import HoldingProvider, check_invariant
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[Any]]  # one service call, given its own session
 SEAT_MODELS = (
+    OutboxDelivery,
+    OutboxMessage,
     CustomerHold,
     CustomerPending,
     Ticket,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
 from eventhub.services.payments import PaymentInfo, RefundInfo
+from tests.support.outbox_invariant import outbox_problems
 
 LIVE = "('PENDING', 'PAID')"
 
@@ -121,6 +122,7 @@ async def invariant_problems(session: AsyncSession) -> list[str]:
                 f"but {m.live} non-VOID tickets"
             )
     problems.extend(await fair_share_problems(session))
+    problems.extend(await outbox_problems(session))
     return problems
 
 
