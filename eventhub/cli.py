@@ -165,13 +165,13 @@ def _upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
-    from eventhub.cli_tasks import create_admin
+    from eventhub.commands import create_admin
 
     return asyncio.run(create_admin(settings, args.email, args.password, args.name))
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:
-    from eventhub.cli_tasks import load_demo
+    from eventhub.commands import load_demo
 
     return asyncio.run(load_demo(settings))
 
@@ -199,13 +199,13 @@ def _keys_retire(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tickets_export(settings: Settings, args: argparse.Namespace) -> int:
-    from eventhub.cli_tasks import export_tickets
+    from eventhub.commands import export_tickets
 
     return asyncio.run(export_tickets(settings, args.event))
 
 
 def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    from eventhub.cli_tasks import reconcile_payments
+    from eventhub.commands import reconcile_payments
 
     return asyncio.run(reconcile_payments(settings, args.since, args.fix))
 
@@ -213,7 +213,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def _documents_add(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from eventhub.cli_tasks import add_trusted_documents
+    from eventhub.commands import add_trusted_documents
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")

@@ -24,7 +24,7 @@ SEARCHED_COLUMNS = ("name", "venue", "description")
 
 
 def _trigram_index(column: str) -> Index:
-    """PostgreSQL (pg_trgm): serves `lower(column) LIKE '%text%'` (services/catalog.py)."""
+    """PostgreSQL (pg_trgm): serves `lower(column) LIKE '%text%'` (services/event_listings.py)."""
     return Index(
         f"ix_events_{column}_trgm", text(f"lower({column}) gin_trgm_ops"), postgresql_using="gin"
     ).ddl_if(dialect="postgresql")

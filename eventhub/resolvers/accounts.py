@@ -5,7 +5,7 @@ from __future__ import annotations
 from eventhub.auth.sign_in import TokenPair
 from eventhub.models import User
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.results import Result, attempt
+from eventhub.resolvers.outcomes import Result, attempt
 from eventhub.services import users
 
 

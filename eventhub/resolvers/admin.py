@@ -5,8 +5,8 @@ from __future__ import annotations
 from eventhub.models import AuditEntry, User
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
+from eventhub.resolvers.outcomes import Result, attempt
 from eventhub.resolvers.paging import after_id, page_size
-from eventhub.resolvers.results import Result, attempt
 from eventhub.services import audit, users
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page

@@ -8,9 +8,9 @@ from typing import Any
 from eventhub.models import Event
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor, parse_pk
+from eventhub.resolvers.outcomes import BadUserInput, Result, attempt
 from eventhub.resolvers.paging import page_size
-from eventhub.resolvers.results import BadUserInput, Result, attempt
-from eventhub.services import access, catalog, event_images, events
+from eventhub.services import access, event_images, event_listings, events
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
@@ -20,7 +20,7 @@ def event_cursor(event: Event) -> str:
     return encode_cursor("ev", event.starts_at.isoformat(), event.id)
 
 
-def _after(after: str | None) -> catalog.EventKey | None:
+def _after(after: str | None) -> event_listings.EventKey | None:
     if after is None:
         return None
     parts = decode_cursor(after, 3)
@@ -52,9 +52,9 @@ async def visible_event(ctx: RequestContext, event_id: str) -> Event | None:
 
 
 async def browse(
-    ctx: RequestContext, first: int | None, after: str | None, filters: catalog.EventFilter
+    ctx: RequestContext, first: int | None, after: str | None, filters: event_listings.EventFilter
 ) -> Page[Event]:
-    return await catalog.published_events(
+    return await event_listings.published_events(
         ctx.session, limit=page_size(first), after=_after(after), filters=filters
     )
 
@@ -62,7 +62,7 @@ async def browse(
 async def mine(ctx: RequestContext, first: int | None, after: str | None) -> Page[Event]:
     actor = await ctx.actor()
     assert actor.user_id is not None
-    return await catalog.organizer_events(
+    return await event_listings.organizer_events(
         ctx.session, actor.user_id, limit=page_size(first), after=_after(after)
     )
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Callable
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
-from eventhub.resolvers.results import SessionExpired, SubscriptionExpired
+from eventhub.resolvers.outcomes import SessionExpired, SubscriptionExpired
 from eventhub.services import access
 from eventhub.services.errors import PermissionDenied
 from eventhub.services.live import HUB

@@ -9,7 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from eventhub.auth.viewer import Viewer
 from eventhub.models import Event, OrderItem, Ticket, TicketType, User
-from eventhub.services import access, catalog, order_history, users
+from eventhub.services import access, event_listings, order_lists, users
 
 
 class Loaders:
@@ -20,19 +20,19 @@ class Loaders:
             load_fn=lambda ids: users.load_users(session, list(ids))
         )
         self.event: DataLoader[int, Event | None] = DataLoader(
-            load_fn=lambda ids: catalog.load_events(session, list(ids))
+            load_fn=lambda ids: event_listings.load_events(session, list(ids))
         )
         self.tiers_by_event: DataLoader[int, list[TicketType]] = DataLoader(
-            load_fn=lambda ids: catalog.load_tiers_by_event(session, list(ids))
+            load_fn=lambda ids: event_listings.load_tiers_by_event(session, list(ids))
         )
         self.tier: DataLoader[int, TicketType | None] = DataLoader(
-            load_fn=lambda ids: catalog.load_tiers(session, list(ids))
+            load_fn=lambda ids: event_listings.load_tiers(session, list(ids))
         )
         self.items_by_order: DataLoader[int, list[OrderItem]] = DataLoader(
-            load_fn=lambda ids: order_history.load_items(session, list(ids))
+            load_fn=lambda ids: order_lists.load_items(session, list(ids))
         )
         self.tickets_by_order: DataLoader[int, list[Ticket]] = DataLoader(
-            load_fn=lambda ids: order_history.load_tickets(session, list(ids))
+            load_fn=lambda ids: order_lists.load_tickets(session, list(ids))
         )
         # Per request, so per viewer: whose email this viewer may read (services/users.py).
         self.email_visible: DataLoader[int, bool] = DataLoader(

@@ -6,9 +6,9 @@ from eventhub.metrics import BOOKINGS, SOLD_OUTS
 from eventhub.models import Order
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
+from eventhub.resolvers.outcomes import Result, attempt
 from eventhub.resolvers.paging import after_id, page_size
-from eventhub.resolvers.results import Result, attempt
-from eventhub.services import booking, cancellations, order_history, orders
+from eventhub.services import booking, cancellations, order_lists, orders
 from eventhub.services.errors import NotFound
 from eventhub.services.pagination import Page
 
@@ -93,7 +93,7 @@ async def visible_order(ctx: RequestContext, order_id: str) -> Order | None:
 async def mine(ctx: RequestContext, first: int | None, after: str | None) -> Page[Order]:
     actor = await ctx.actor()
     assert actor.user_id is not None
-    return await order_history.buyer_orders(
+    return await order_lists.buyer_orders(
         ctx.session, actor.user_id, limit=page_size(first), before_id=after_id(after)
     )
 
@@ -108,7 +108,7 @@ async def all_orders(
     event_pk = decode_id(event_id, "Event") if event_id else None
     if event_id and event_pk is None:
         return Page.empty()
-    return await order_history.all_orders(
+    return await order_lists.all_orders(
         ctx.session,
         limit=page_size(first),
         before_id=after_id(after),

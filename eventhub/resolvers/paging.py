@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventhub.resolvers.ids import decode_cursor, encode_cursor, parse_pk
-from eventhub.resolvers.results import BadUserInput
+from eventhub.resolvers.outcomes import BadUserInput
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20

@@ -7,8 +7,8 @@ from strawberry.types import Info
 
 from eventhub.resolvers import admin
 from eventhub.schema.audit import AuditEntryConnection
-from eventhub.schema.directives import Role
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 from eventhub.schema.users import UserConnection, UserPayload
 
 

@@ -10,11 +10,12 @@ from strawberry.types import Info
 
 from eventhub import models
 from eventhub.resolvers import analytics as analytics_resolvers
-from eventhub.resolvers.results import BadUserInput
+from eventhub.resolvers.outcomes import BadUserInput
 from eventhub.schema.common import Money
-from eventhub.schema.directives import Cost, Role
+from eventhub.schema.directives import Cost
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 from eventhub.services import analytics, events
 
 FromArg = Annotated[datetime | None, strawberry.argument(name="from")]

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 from strawberry.schema_directive import Location
 
-
-@strawberry.enum
-class Role(Enum):
-    CUSTOMER = "CUSTOMER"
-    ORGANIZER = "ORGANIZER"
-    STAFF = "STAFF"
-    ADMIN = "ADMIN"
+from eventhub.schema.roles import Role
 
 
 @strawberry.schema_directive(

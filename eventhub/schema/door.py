@@ -10,9 +10,9 @@ from strawberry.types import Info
 
 from eventhub.resolvers import door as door_resolvers
 from eventhub.resolvers.ids import encode_id
-from eventhub.schema.directives import Role
 from eventhub.schema.order_types import Ticket
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 from eventhub.services import door
 
 DOOR = (Role.STAFF, Role.ORGANIZER, Role.ADMIN)

@@ -12,7 +12,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from eventhub.models.outage import is_outage
-from eventhub.resolvers.results import BadUserInput, SessionExpired, SubscriptionExpired
+from eventhub.resolvers.outcomes import BadUserInput, SessionExpired, SubscriptionExpired
 from eventhub.services.errors import DomainError, LoginThrottled, PermissionDenied
 
 logger = logging.getLogger("eventhub.graphql")

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from eventhub import models
 from eventhub.resolvers.events import event_cursor
 from eventhub.resolvers.ids import encode_id
-from eventhub.resolvers.results import Result
+from eventhub.resolvers.outcomes import Result
 from eventhub.schema.common import (
     Count,
     Money,
@@ -24,7 +24,7 @@ from eventhub.schema.common import (
 )
 from eventhub.schema.directives import Cost
 from eventhub.schema.users import User
-from eventhub.services import catalog
+from eventhub.services import event_listings
 from eventhub.services.events import EventChanges, NewEvent, NewTicketType, Unchanged
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
@@ -256,5 +256,5 @@ class EventFilter:
     starts_after: datetime | None = None
     starts_before: datetime | None = None
 
-    def to_data(self) -> catalog.EventFilter:
-        return catalog.EventFilter(self.search, self.starts_after, self.starts_before)
+    def to_data(self) -> event_listings.EventFilter:
+        return event_listings.EventFilter(self.search, self.starts_after, self.starts_before)

@@ -9,7 +9,6 @@ from strawberry.types import Info
 from eventhub.resolvers import events
 from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import DeletePayload, errors_of
-from eventhub.schema.directives import Role
 from eventhub.schema.event_types import (
     CreateEventInput,
     Event,
@@ -21,8 +20,9 @@ from eventhub.schema.event_types import (
     UpdateEventInput,
 )
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 from eventhub.schema.users import UserPayload
-from eventhub.services.catalog import EventFilter as EventFilterData
+from eventhub.services.event_listings import EventFilter as EventFilterData
 
 MANAGERS = (Role.ORGANIZER, Role.ADMIN)
 

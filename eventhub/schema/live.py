@@ -13,10 +13,10 @@ from strawberry.types import Info
 from eventhub.resolvers import live
 from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import Money
-from eventhub.schema.directives import Role
 from eventhub.schema.event_types import TicketType
 from eventhub.schema.live_delivery import SharedText
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 from eventhub.schema.shared_execution import shared_payload
 from eventhub.services.live_state import LiveState
 

@@ -10,8 +10,8 @@ from strawberry.types import Info
 
 from eventhub import models
 from eventhub.resolvers.ids import encode_id
+from eventhub.resolvers.outcomes import Result
 from eventhub.resolvers.paging import id_cursor
-from eventhub.resolvers.results import Result
 from eventhub.schema.common import (
     Count,
     Money,

@@ -6,7 +6,6 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub.resolvers import orders
-from eventhub.schema.directives import Role
 from eventhub.schema.order_types import (
     Order,
     OrderConnection,
@@ -15,6 +14,7 @@ from eventhub.schema.order_types import (
     ReserveTicketsInput,
 )
 from eventhub.schema.permissions import requires_role
+from eventhub.schema.roles import Role
 
 SIGNED_IN = (Role.CUSTOMER, Role.ORGANIZER, Role.STAFF, Role.ADMIN)
 

@@ -10,7 +10,8 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
-from eventhub.schema.directives import RequiresRole, Role
+from eventhub.schema.directives import RequiresRole
+from eventhub.schema.roles import Role
 
 
 class HasRole(BasePermission):

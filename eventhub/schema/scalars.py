@@ -21,7 +21,7 @@ from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 from strawberry.file_uploads import Upload
 from strawberry.types.scalar import ScalarDefinition
 
-from eventhub.resolvers.results import BadUserInput
+from eventhub.resolvers.outcomes import BadUserInput
 
 MAX_DECIMAL_CHARS = 40
 DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")

@@ -10,10 +10,10 @@ from strawberry.types import Info
 from eventhub import models
 from eventhub.auth.sign_in import TokenPair
 from eventhub.resolvers.ids import encode_id
+from eventhub.resolvers.outcomes import Result
 from eventhub.resolvers.paging import id_cursor
-from eventhub.resolvers.results import Result
 from eventhub.schema.common import Count, Node, PageInfo, UserError, errors_of, total_count_field
-from eventhub.schema.directives import Role
+from eventhub.schema.roles import Role
 from eventhub.services.pagination import Page
 from eventhub.services.users import Registration
 
