@@ -14,7 +14,6 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
-from eventhub.resolvers import nodes
 from eventhub.schema.accounts import AccountMutation, AccountQuery
 from eventhub.schema.admin import AdminMutation, AdminQuery
 from eventhub.schema.analytics import AnalyticsQuery
@@ -27,6 +26,7 @@ from eventhub.schema.events import EventMutation, EventQuery
 from eventhub.schema.input_screen import InputScreen, NumberLiteralScreen
 from eventhub.schema.limits import Limits, QueryLimitsExtension
 from eventhub.schema.live import Subscription
+from eventhub.schema.nodes import find_node
 from eventhub.schema.operation_metrics import OperationMetrics
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.orders import OrderMutation, OrderQuery
@@ -42,24 +42,7 @@ from eventhub.settings import Settings
 class NodeQuery:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        found = await nodes.resolve_node(info.context, id)
-        if found is None:
-            return None
-        kind, row = found
-        if kind == "User":
-            return User.from_row(row)
-        if kind == "AuditEntry":
-            return AuditEntry.from_row(row)
-        if kind == "Event":
-            return Event.from_row(row)
-        if kind == "Order":
-            return Order.from_row(row)
-        if kind == "TicketType":
-            tier, currency = row
-            return TicketType.from_row(tier, currency)
-        if kind == "Ticket":
-            return Ticket.from_row(row)
-        return None
+        return await find_node(info.context, id)
 
     @strawberry.field(
         description="JWKS JSON of the public keys that sign QR tokens, for offline scanners"

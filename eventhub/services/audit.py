@@ -71,6 +71,10 @@ async def record_now(session: AsyncSession, actor: Actor, action: str, **kwargs:
     await session.commit()
 
 
+async def get_entry(session: AsyncSession, entry_id: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, entry_id)
+
+
 async def list_entries(
     session: AsyncSession,
     *,

@@ -62,6 +62,10 @@ async def checked_in_count(session: AsyncSession, order_id: int) -> int:
     return int(count or 0)
 
 
+async def get_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    return await session.get(Ticket, ticket_id)
+
+
 async def viewable_ticket(
     session: AsyncSession, ticket_id: int, actor: audit.Actor
 ) -> Ticket | None:

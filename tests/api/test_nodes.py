@@ -1,0 +1,56 @@
+"""`node(id)`: every Node type answers through the one table in schema/nodes.py, only to
+those allowed to see it; anything else (not ours, gone, an unknown type) is null."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventhub.resolvers.ids import encode_id
+from eventhub.schema.nodes import NODE_TYPES
+from tests.support.factories import create_event, reserve
+from tests.support.graphql import GraphQLClient, make_admin
+
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+async def test_each_node_type_is_found_by_those_allowed_and_hidden_from_others(
+    app: Any, client: GraphQLClient
+) -> None:
+    organizer, buyer, stranger = (
+        await client.register(organizer=True),
+        await client.register(),
+        await client.register(),
+    )
+    admin = await make_admin(app, client)
+    event = await create_event(client, organizer)
+    draft = await create_event(client, organizer, publish=False)
+    order = (await reserve(client, buyer, event, {"Regular": 1}))["order"]
+    audit = await client.data("{ auditLog(first: 1) { edges { node { id } } } }", {}, admin.token)
+    cases = {
+        "User": (buyer.id, [buyer, admin], [stranger, None]),
+        "Event": (draft["id"], [organizer, admin], [stranger, None]),  # public once published
+        "TicketType": (draft["ticketTypes"][0]["id"], [organizer, admin], [buyer, None]),
+        "Order": (order["id"], [buyer, organizer, admin], [stranger, None]),
+        "Ticket": (order["tickets"][0]["id"], [buyer, organizer, admin], [stranger, None]),
+        "AuditEntry": (audit["auditLog"]["edges"][0]["node"]["id"], [admin], [organizer, None]),
+    }
+    assert set(cases) == set(NODE_TYPES)
+    for public in (event["id"], event["ticketTypes"][0]["id"]):
+        assert (await client.data(NODE, {"id": public}, None))["node"]["id"] == public
+    for type_name, (global_id, allowed, denied) in cases.items():
+        for who in allowed:
+            seen = await client.data(NODE, {"id": global_id}, who.token)
+            assert seen["node"] == {"__typename": type_name, "id": global_id}, (type_name, who)
+        for other in denied:
+            seen = await client.data(NODE, {"id": global_id}, other.token if other else None)
+            assert seen["node"] is None, (type_name, other)
+
+
+async def test_ids_that_name_nothing_are_null(app: Any, client: GraphQLClient) -> None:
+    admin = await make_admin(app, client)
+    for global_id in [
+        *(encode_id(type_name, 999_999) for type_name in NODE_TYPES),
+        encode_id("PromoCode", 1),
+        "not-an-id",
+    ]:
+        assert (await client.data(NODE, {"id": global_id}, admin.token))["node"] is None
