@@ -67,7 +67,7 @@ async def cancel(ctx: RequestContext, order_id: str) -> Result[Order]:
     actor = await ctx.actor()
     return await attempt(
         lambda: cancellations.cancel_order(
-            ctx.session, _order_pk(order_id), actor, ctx.app.provider
+            ctx.session, _order_pk(order_id), actor, ctx.app.provider, now=ctx.now
         )
     )
 

@@ -6,7 +6,7 @@ refunded through `refunds`, never by the buyer once a ticket was checked in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,11 +17,16 @@ from eventhub.services.payments import PaymentProvider
 
 
 async def cancel_order(
-    session: AsyncSession, order_id: int, actor: audit.Actor, provider: PaymentProvider
+    session: AsyncSession,
+    order_id: int,
+    actor: audit.Actor,
+    provider: PaymentProvider,
+    *,
+    now: datetime,
 ) -> Order:
-    """Buyer (or organizer/admin): release a hold, or refund a paid order before the event."""
+    """Buyer (or organizer/admin): release a hold, or refund a paid order before the event
+    starts (by `now`, the request's instant)."""
     order, event = await orders.manageable(session, order_id, actor, buyer_ok=True)
-    now = datetime.now(UTC)
     if order.status == "PENDING":
         if await orders.cancel_hold(session, order, actor):
             await intent_cancels.cancel_intent(session, order_id, provider)

@@ -20,7 +20,7 @@ from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider
 from eventhub.web.app import create_app
 from tests.conftest import make_settings
-from tests.support.clock import ManualClock
+from tests.support.clock import ManualClock, SteppedClock
 from tests.support.factories import create_event, reserve, tier_id
 from tests.support.graphql import Account, GraphQLClient, make_admin
 from tests.support.invariant import HoldingProvider, check_invariant
@@ -183,6 +183,24 @@ async def test_after_the_start_only_the_organizer_can_refund(client: GraphQLClie
     assert codes(await mutate(client, CANCEL, order["id"], buyer)) == ["NOT_REFUNDABLE"]
     refunded = await mutate(client, REFUND, order["id"], organizer)
     assert (refunded["order"]["status"], await sold(client, event)) == ("REFUNDED", 0)
+
+
+async def test_a_buyer_may_cancel_a_paid_order_until_the_event_starts(
+    client: GraphQLClient, clock: SteppedClock
+) -> None:
+    organizer, buyer = await client.register(organizer=True), await client.register()
+    starts = clock.now() + timedelta(hours=1)
+    event = await create_event(
+        client,
+        organizer,
+        startsAt=starts.isoformat(),
+        endsAt=(starts + timedelta(hours=5)).isoformat(),
+    )
+    early, late = [(await reserve(client, buyer, event, {"Regular": 1}))["order"] for _ in "ab"]
+    assert (await mutate(client, CANCEL, early["id"], buyer))["order"]["status"] == "REFUNDED"
+    clock.advance(3600)  # the event has started
+    assert codes(await mutate(client, CANCEL, late["id"], buyer)) == ["NOT_REFUNDABLE"]
+    assert await sold(client, event) == 1
 
 
 async def test_refunds_are_for_the_organizer_and_admins_only(

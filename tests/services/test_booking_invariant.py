@@ -282,7 +282,10 @@ class BookingMachine(RuleBasedStateMachine):
 
     def undo(self, order_id: int, buyer: audit.Actor) -> None:
         """The buyer cancels the order: a hold is released, a paid order refunded."""
-        work: Work = lambda s: cancellations.cancel_order(s, order_id, buyer, self.offline)  # noqa: E731
+        now = self.clock.now()
+        work: Work = lambda s: cancellations.cancel_order(  # noqa: E731
+            s, order_id, buyer, self.offline, now=now
+        )
         assert not isinstance(undone := self.run(self.call(work)), DomainError), undone
         assert self.run(self.status(order_id)) in {"CANCELLED", "REFUNDED"}
 
@@ -300,7 +303,11 @@ class BookingMachine(RuleBasedStateMachine):
         actor = {"buyer": buyer, "organizer": self.organizer, "stranger": stranger}[by]
         before = self.run(self.status(order_id))
         outcome = self.run(
-            self.call(lambda s: cancellations.cancel_order(s, order_id, actor, self.offline))
+            self.call(
+                lambda s: cancellations.cancel_order(
+                    s, order_id, actor, self.offline, now=self.clock.now()
+                )
+            )
         )
         expected = {"PENDING": "CANCELLED", "PAID": "REFUNDED"}.get(before)
         if by == "stranger":
