@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from eventhub.models import Event
+from eventhub.models import Event, TicketType
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
-from eventhub.services import access, analytics
+from eventhub.resolvers.outcomes import BadUserInput
+from eventhub.services import access, analytics, events
 from eventhub.services.errors import PermissionDenied
 
 
@@ -32,3 +33,64 @@ async def platform_totals(
     ctx: RequestContext, start: datetime | None, end: datetime | None
 ) -> analytics.OrganizerTotals:
     return await analytics.organizer_totals(ctx.session, None, start, end)
+
+
+async def event_totals(
+    ctx: RequestContext, event: Event, start: datetime | None, end: datetime | None
+) -> analytics.Totals:
+    return await analytics.totals(ctx.session, event.id or 0, start, end)
+
+
+async def tier_sales(
+    ctx: RequestContext, event: Event, start: datetime | None, end: datetime | None
+) -> list[tuple[TicketType, int, int]]:
+    """Every tier of the event in display order, with (sold, revenue in minor units)."""
+    sales = {
+        s.ticket_type_id: s
+        for s in await analytics.by_ticket_type(ctx.session, event.id or 0, start, end)
+    }
+    tiers = await events.list_ticket_types(ctx.session, event.id or 0)
+    return [
+        (t, sales[t.id].sold, sales[t.id].revenue_minor) if t.id in sales else (t, 0, 0)
+        for t in tiers
+    ]
+
+
+async def sales_over_time(
+    ctx: RequestContext,
+    event: Event,
+    bucket: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[analytics.Bucket]:
+    if bucket not in ("hour", "day"):
+        raise BadUserInput('bucket must be "hour" or "day"')
+    return await analytics.sales_over_time(ctx.session, event.id or 0, bucket, start, end)
+
+
+async def age_bands(ctx: RequestContext, event: Event) -> list[tuple[str, int]]:
+    return await analytics.age_bands(ctx.session, event.id or 0)
+
+
+async def countries(ctx: RequestContext, event: Event) -> list[tuple[str, int]]:
+    return await analytics.countries(ctx.session, event.id or 0)
+
+
+async def promo_code_uses(
+    ctx: RequestContext, event: Event, start: datetime | None, end: datetime | None
+) -> list[tuple[str, int]]:
+    return await analytics.promo_code_uses(ctx.session, event.id or 0, start, end)
+
+
+async def users_by_role(ctx: RequestContext) -> list[tuple[str, int]]:
+    return await analytics.users_by_role(ctx.session)
+
+
+async def top_events(ctx: RequestContext) -> list[tuple[Event, int]]:
+    """The best-selling events with tickets sold; an event gone since is left out."""
+    top = []
+    for event_id, sold in await analytics.top_events(ctx.session):
+        row = await ctx.loaders.event.load(event_id)
+        if row is not None:
+            top.append((row, sold))
+    return top

@@ -9,14 +9,13 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub import models
-from eventhub.resolvers import analytics as analytics_resolvers
-from eventhub.resolvers.outcomes import BadUserInput
+from eventhub.resolvers import analytics as resolve
 from eventhub.schema.common import Money
 from eventhub.schema.directives import Cost
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.permissions import requires_role
 from eventhub.schema.roles import Role
-from eventhub.services import analytics, events
+from eventhub.services import analytics
 
 FromArg = Annotated[datetime | None, strawberry.argument(name="from")]
 
@@ -86,30 +85,19 @@ class EventAnalytics:
 
     @strawberry.field
     async def by_ticket_type(self, info: Info) -> list[TierSales]:
-        session = info.context.session
-        sales = {
-            s.ticket_type_id: s
-            for s in await analytics.by_ticket_type(session, self.row.id or 0, self.start, self.end)
-        }
-        tiers = await events.list_ticket_types(session, self.row.id or 0)
+        sales = await resolve.tier_sales(info.context, self.row, self.start, self.end)
         return [
             TierSales(
-                ticket_type=TicketType.from_row(t, self.row.currency),
-                sold=sales[t.id].sold if t.id in sales else 0,
-                revenue=Money.of(
-                    sales[t.id].revenue_minor if t.id in sales else 0, self.row.currency
-                ),
+                ticket_type=TicketType.from_row(tier, self.row.currency),
+                sold=sold,
+                revenue=Money.of(revenue_minor, self.row.currency),
             )
-            for t in tiers
+            for tier, sold, revenue_minor in sales
         ]
 
     @strawberry.field
     async def sales_over_time(self, info: Info, bucket: str = "day") -> list[TimeBucket]:
-        if bucket not in ("hour", "day"):
-            raise BadUserInput('bucket must be "hour" or "day"')
-        rows = await analytics.sales_over_time(
-            info.context.session, self.row.id or 0, bucket, self.start, self.end
-        )
+        rows = await resolve.sales_over_time(info.context, self.row, bucket, self.start, self.end)
         return [
             TimeBucket(
                 start=b.start,
@@ -121,17 +109,15 @@ class EventAnalytics:
 
     @strawberry.field
     async def age_bands(self, info: Info) -> list[DemographicBucket]:
-        return _buckets(await analytics.age_bands(info.context.session, self.row.id or 0))
+        return _buckets(await resolve.age_bands(info.context, self.row))
 
     @strawberry.field
     async def countries(self, info: Info) -> list[DemographicBucket]:
-        return _buckets(await analytics.countries(info.context.session, self.row.id or 0))
+        return _buckets(await resolve.countries(info.context, self.row))
 
     @strawberry.field
     async def promo_code_uses(self, info: Info) -> list[DemographicBucket]:
-        uses = await analytics.promo_code_uses(
-            info.context.session, self.row.id or 0, self.start, self.end
-        )
+        uses = await resolve.promo_code_uses(info.context, self.row, self.start, self.end)
         return _buckets(uses)
 
 
@@ -177,8 +163,8 @@ class AnalyticsQuery:
         from_: FromArg = None,
         to: datetime | None = None,
     ) -> EventAnalytics:
-        row = await analytics_resolvers.analysed_event(info.context, event_id)
-        totals = await analytics.totals(info.context.session, row.id or 0, from_, to)
+        row = await resolve.analysed_event(info.context, event_id)
+        totals = await resolve.event_totals(info.context, row, from_, to)
         return EventAnalytics.of(row, totals, from_, to)
 
     @strawberry.field(extensions=requires_role(Role.ORGANIZER), directives=[Cost(weight=20)])
@@ -188,7 +174,7 @@ class AnalyticsQuery:
         from_: FromArg = None,
         to: datetime | None = None,
     ) -> SalesTotals:
-        return SalesTotals.of(await analytics_resolvers.organizer_totals(info.context, from_, to))
+        return SalesTotals.of(await resolve.organizer_totals(info.context, from_, to))
 
     @strawberry.field(extensions=requires_role(Role.ADMIN), directives=[Cost(weight=50)])
     async def platform_analytics(
@@ -197,18 +183,10 @@ class AnalyticsQuery:
         from_: FromArg = None,
         to: datetime | None = None,
     ) -> PlatformAnalytics:
-        session = info.context.session
-        totals = await analytics_resolvers.platform_totals(info.context, from_, to)
-        top = []
-        for event_id, sold in await analytics.top_events(session):
-            row = await info.context.loaders.event.load(event_id)
-            if row is not None:
-                top.append(EventSales(event=Event.from_row(row), tickets_sold=sold))
+        totals = await resolve.platform_totals(info.context, from_, to)
+        top = await resolve.top_events(info.context)
         return PlatformAnalytics(
             totals=SalesTotals.of(totals),
-            users_by_role=[
-                DemographicBucket(label=r, count=n)
-                for r, n in await analytics.users_by_role(session)
-            ],
-            top_events=top,
+            users_by_role=_buckets(await resolve.users_by_role(info.context)),
+            top_events=[EventSales(event=Event.from_row(row), tickets_sold=n) for row, n in top],
         )
