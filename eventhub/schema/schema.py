@@ -35,6 +35,7 @@ from eventhub.schema.public_reads import PublicReads
 from eventhub.schema.scalars import SCALAR_MAP
 from eventhub.schema.shared_execution import SharedEventExecutor
 from eventhub.schema.users import User
+from eventhub.schema.webhooks import WebhookMutation, WebhookQuery
 from eventhub.settings import Settings
 
 
@@ -52,10 +53,12 @@ class NodeQuery:
 
 
 Query = merge_types(
-    "Query", (NodeQuery, AccountQuery, EventQuery, OrderQuery, AnalyticsQuery, AdminQuery)
+    "Query",
+    (NodeQuery, AccountQuery, EventQuery, OrderQuery, AnalyticsQuery, AdminQuery, WebhookQuery),
 )
 Mutation = merge_types(
-    "Mutation", (AccountMutation, EventMutation, OrderMutation, DoorMutation, AdminMutation)
+    "Mutation",
+    (AccountMutation, EventMutation, OrderMutation, DoorMutation, AdminMutation, WebhookMutation),
 )
 
 

@@ -31,7 +31,7 @@ class WorkerPolicy:
     @property
     def lease(self) -> timedelta:
         """Longer than any one attempt may take, so only a dead worker's claim runs out."""
-        return timedelta(seconds=self.send_timeout * 3 + 30)
+        return timedelta(seconds=self.send_timeout * 2 + 5)
 
 
 class Deliverer:

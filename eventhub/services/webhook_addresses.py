@@ -36,7 +36,10 @@ def parse_url(url: str, allow_private: bool, field: str = "url") -> Target:
     """The URL's parts, or ValidationFailed: https only, no credentials, a host, no fragment."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
         raise ValidationFailed("the URL is too long or contains spaces", field=field)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        raise ValidationFailed("this is not a URL", field=field) from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes:
         raise ValidationFailed("webhook URLs must start with https://", field=field)

@@ -105,7 +105,9 @@ async def record_attempt(
     )
     this = ENDPOINTS.c.id == endpoint.id
     if result.ok:
-        await session.execute(update(ENDPOINTS).where(this).values(failing_since=None))
+        # Only a recovering endpoint's row is written: concurrent successes take no row lock.
+        recovered = ENDPOINTS.c.failing_since.is_not(None)
+        await session.execute(update(ENDPOINTS).where(this, recovered).values(failing_since=None))
     else:
         await session.execute(
             update(ENDPOINTS)

@@ -19,9 +19,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Event, OutboxDelivery, WebhookAttempt, WebhookEndpoint
+from eventhub.models import Event, OutboxDelivery, WebhookEndpoint
 from eventhub.models.base import utc_now
-from eventhub.services import access, audit, outbox, outbox_delivery
+from eventhub.services import access, audit, outbox
 from eventhub.services.errors import NotFound, ValidationFailed
 from eventhub.services.pagination import Page, fetch_page
 from eventhub.services.webhook_addresses import parse_url
@@ -204,61 +204,3 @@ async def delete_endpoint(session: AsyncSession, endpoint_id: int, actor: audit.
     )
     await session.commit()
     return endpoint_id
-
-
-async def list_deliveries(
-    session: AsyncSession, endpoint: WebhookEndpoint, *, limit: int, before_id: int | None
-) -> Page[OutboxDelivery]:
-    """The endpoint's delivery log, newest first."""
-    return await fetch_page(
-        session,
-        OutboxDelivery,
-        conditions=[
-            col(OutboxDelivery.channel) == "webhook",
-            col(OutboxDelivery.target) == str(endpoint.id),
-        ],
-        after=None if before_id is None else col(OutboxDelivery.id) < before_id,
-        order_by=[col(OutboxDelivery.id).desc()],
-        limit=limit,
-    )
-
-
-async def attempts_of(session: AsyncSession, delivery_ids: Sequence[int]) -> list[WebhookAttempt]:
-    rows = await session.scalars(
-        select(WebhookAttempt)
-        .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))
-        .order_by(col(WebhookAttempt.id))
-    )
-    return list(rows.all())
-
-
-async def owned_delivery(
-    session: AsyncSession, delivery_id: int, actor: audit.Actor
-) -> tuple[OutboxDelivery, WebhookEndpoint]:
-    delivery = await session.get(OutboxDelivery, delivery_id)
-    if delivery is None or delivery.channel != "webhook":
-        raise NotFound("no such webhook delivery", field="deliveryId")
-    try:
-        endpoint = await owned_endpoint(session, int(delivery.target), actor)
-    except NotFound:
-        raise NotFound("no such webhook delivery", field="deliveryId") from None
-    return delivery, endpoint
-
-
-async def redeliver(session: AsyncSession, delivery_id: int, actor: audit.Actor) -> OutboxDelivery:
-    """Send the same message (same webhook-id) to the endpoint again, within seconds."""
-    delivery, endpoint = await owned_delivery(session, delivery_id, actor)
-    if not endpoint.enabled:
-        raise ValidationFailed("enable the endpoint before redelivering to it", field="deliveryId")
-    await outbox_delivery.requeue(session, delivery_id)
-    audit.record(
-        session,
-        actor,
-        "webhook.redeliver",
-        target_type="WebhookEndpoint",
-        target_id=endpoint.id,
-        details={"delivery_id": delivery_id},
-    )
-    await session.refresh(delivery)
-    await session.commit()
-    return delivery

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
 )
 from tests.support.factories import RESERVE, create_event
 from tests.support.graphql import Account
+from tests.support.outbox_invariant import outbox_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +105,9 @@ async def test_exactly_capacity_seats_sold_to_500_racing_customers(
         CAPACITY,
     )
     await database.assert_consistent()
+    async with database.session() as session:  # one order.paid each, one event.sold_out
+        assert await outbox_problems(session, strict_sold_out=True) == []
+        await session.rollback()
 
 
 @pytest.mark.parametrize("e2e_database_url", ["postgresql"], indirect=True)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from eventhub.models import OutboxMessage, WebhookEndpoint
-from eventhub.services import outbox, webhooks
+from eventhub.services import outbox, webhook_log, webhooks
 from eventhub.settings import Settings
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import GraphQLClient
@@ -199,7 +199,7 @@ async def test_after_a_rotation_old_and_new_secrets_both_verify(
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     receiver.secrets["/old"] = [new]
     await delivery_when(session, endpoint_id, lambda d: bool(d) and d[0].status == "DELIVERED")
-    await webhooks.redeliver(
+    await webhook_log.redeliver(
         session, (await deliveries(session, endpoint_id))[0].id or 0, actor_of(organizer)
     )
     got2 = await receiver.arrived(2, "/old")
