@@ -24,7 +24,7 @@ async def validate(ctx: RequestContext, event_id: str, token: str) -> door.Valid
         result = door.Validation("INVALID")
     else:
         result = await door.validate_ticket(
-            ctx.session, ctx.app.signer, pk, token, await ctx.actor()
+            ctx.session, ctx.app.signer, pk, token, await ctx.actor(), now=ctx.now
         )
     VALIDATIONS.labels(result.outcome).inc()
     return result
@@ -40,4 +40,5 @@ async def sync(
         scans,
         await ctx.actor(),
         timedelta(seconds=ctx.settings.doors_open_before),
+        now=ctx.now,
     )

@@ -105,8 +105,15 @@ async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: i
 
 
 async def validate_ticket(
-    session: AsyncSession, signer: TicketSigner, event_id: int, token: str, actor: audit.Actor
+    session: AsyncSession,
+    signer: TicketSigner,
+    event_id: int,
+    token: str,
+    actor: audit.Actor,
+    *,
+    now: datetime,
 ) -> Validation:
+    """Admit the ticket's holder at `now` (the request's instant), or say why not."""
     await ensure_door_access(session, event_id, actor)
     try:
         claims = signer.verify(token)
@@ -114,7 +121,6 @@ async def validate_ticket(
         logger.info("invalid ticket token at event %s: %s", event_id, error)
         await session.rollback()
         return Validation("INVALID")
-    now = datetime.now(UTC)
     if claims.event_id != event_id:
         result = WRONG_EVENT  # the signed event id says so: the ticket is not even read
     elif admitted := await _admit(session, claims.ticket_id, event_id, now, actor.user_id):
@@ -159,8 +165,10 @@ class ScanWindow:
     closes: datetime
 
     @classmethod
-    def for_event(cls, starts_at: datetime, doors_open_before: timedelta) -> ScanWindow:
-        return cls(starts_at - doors_open_before, datetime.now(UTC) + CLOCK_SKEW)
+    def for_event(
+        cls, starts_at: datetime, doors_open_before: timedelta, uploaded_at: datetime
+    ) -> ScanWindow:
+        return cls(starts_at - doors_open_before, uploaded_at + CLOCK_SKEW)
 
     def __contains__(self, at: datetime) -> bool:
         return self.opens <= at <= self.closes
@@ -173,14 +181,17 @@ async def sync_check_ins(
     scans: list[OfflineScan],
     actor: audit.Actor,
     doors_open_before: timedelta,
+    *,
+    now: datetime,
 ) -> list[ScanResult]:
     """Apply scans made offline, earliest first; the first scan of a ticket wins.
 
-    A scan earlier than an existing check-in moves the check-in time back (it
-    was the real admission); every other repeat is reported as DUPLICATE. A scan
-    dated before the doors open or after the upload (beyond clock skew) cannot be
-    real and would let a bad clock take a check-in over: it is REFUSED, unapplied.
-    At most MAX_SCANS_PER_SYNC scans per call; more is refused whole.
+        A scan earlier than an existing check-in moves the check-in time back (it
+        was the real admission); every other repeat is reported as DUPLICATE. A scan
+        dated before the doors open or after the upload (beyond clock skew) cannot be
+        real and would let a bad clock take a check-in over: it is REFUSED, unapplied.
+    `now` is the upload's time (the request's instant).
+        At most MAX_SCANS_PER_SYNC scans per call; more is refused whole.
     """
     if len(scans) > MAX_SCANS_PER_SYNC:
         raise ValidationFailed(
@@ -188,7 +199,7 @@ async def sync_check_ins(
             field="scans",
         )
     starts_at = await ensure_door_access(session, event_id, actor)
-    window = ScanWindow.for_event(starts_at, doors_open_before)
+    window = ScanWindow.for_event(starts_at, doors_open_before, now)
     results: dict[int, ScanResult] = {}
     for index, scan in sorted(enumerate(scans), key=lambda pair: pair[1].scanned_at):
         results[index] = await _apply_scan(session, signer, event_id, scan, actor, window)

@@ -20,6 +20,7 @@ from tests.api.test_offline_sync import SYNC, scan, summary, sync
 from tests.api.test_validate_ticket import Door, as_utc, open_door, stored_tickets, validate
 from tests.conftest import make_settings
 from tests.support.accounts import top_level_code
+from tests.support.clock import SteppedClock
 from tests.support.graphql import GraphQLClient
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -85,6 +86,23 @@ async def test_scans_inside_the_window_are_accepted_up_to_its_edges(
         ("ACCEPTED", door.ticket_ids[1], ahead),
     ]
     assert [row[1:3] for row in await stored_tickets(session)] == [("USED", early), ("USED", ahead)]
+
+
+async def test_the_upload_time_is_the_apps_clock(
+    client: GraphQLClient, session: AsyncSession, clock: SteppedClock
+) -> None:
+    """A scan dated 6 minutes ahead is refused now, and accepted once the clock has moved
+    on 2 minutes: the window closes 5 minutes after the upload, by the app's clock."""
+    door = await door_soon(client, 2)
+    ahead = (clock.now() + timedelta(minutes=6)).replace(microsecond=0)
+    refused = await sync(client, door.event["id"], [scan(door.tokens[0], ahead)], door.staff)
+    clock.advance(120)
+    accepted = await sync(client, door.event["id"], [scan(door.tokens[1], ahead)], door.staff)
+    assert summary(refused) + summary(accepted) == [
+        ("REFUSED", door.ticket_ids[0], None),
+        ("ACCEPTED", door.ticket_ids[1], ahead),
+    ]
+    assert [row[1:3] for row in await stored_tickets(session)] == [("VALID", None), ("USED", ahead)]
 
 
 async def test_a_refused_scan_never_takes_an_online_check_in_over(
