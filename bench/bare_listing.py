@@ -1,10 +1,11 @@
 """The floor under bench/reads.py: the anonymous event listing with no GraphQL and no ORM.
 
 One Starlette route on the same uvicorn stack (uvloop, httptools) does what the
-listing needs and nothing else: the same three SELECTs the app issues (the count,
-the page of published events that have not ended, their tiers) straight through
-an asyncpg pool, and returns JSON byte-identical to the app's answer to
-bench/reads.py's LISTING (reads.py checks the bytes before it measures).
+listing needs and nothing else: the SELECTs the app issues for it (the page of
+published events that have not ended, then their tiers; no count, which the app
+too runs only for totalCount) straight through an asyncpg pool, and returns
+JSON byte-identical to the app's answer to bench/reads.py's LISTING (reads.py
+checks the bytes before it measures).
 
     BARE_DATABASE_URL=postgresql://... python bench/bare_listing.py --port 8100 --workers 2
 """
@@ -30,7 +31,6 @@ from starlette.routing import Route
 
 PAGE_SIZE = 20
 WHERE = "status = 'PUBLISHED' AND coalesce(ends_at, starts_at) >= $1"
-COUNT = f"SELECT count(*) FROM events WHERE {WHERE}"
 PAGE = (
     f"SELECT id, name, starts_at, capacity, sold, currency FROM events WHERE {WHERE} "
     "ORDER BY starts_at, id LIMIT $2"
@@ -62,7 +62,6 @@ async def listing(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     now = datetime.now(UTC)
     async with pool.acquire() as connection:
-        await connection.fetchval(COUNT, now)  # the app counts too (totalCount)
         events = await connection.fetch(PAGE, now, PAGE_SIZE + 1)
         events = events[:PAGE_SIZE]
         tiers = await connection.fetch(TIERS, [e["id"] for e in events])

@@ -3,8 +3,8 @@
 For each worker count, three servers on one fresh PostgreSQL database holding
 20 published events of 5 tiers each (100 tiers; LISTING selects ~720 fields):
 
-- bare: bench/bare_listing.py, the same three SELECTs through asyncpg, JSON by
-  hand: the floor;
+- bare: bench/bare_listing.py, the same SELECTs through asyncpg, JSON by hand:
+  the floor;
 - app: `eventhub serve` with the public-read cache off
   (EVENTHUB_PUBLIC_CACHE_SECONDS=0): every request parsed, validated, executed;
 - app cached: `eventhub serve` as configured by default (the cache on).
@@ -79,7 +79,13 @@ def worker_pids(group: int) -> list[int]:
             with suppress(OSError):
                 if os.getpgid(int(entry)) == group:
                     members.append(int(entry))
-    workers = [pid for pid in members if pid != group and _parent(pid) == group]
+    workers = [
+        pid
+        for pid in members
+        if pid != group
+        and _parent(pid) == group
+        and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     return workers or [group]
 
 

@@ -22,7 +22,7 @@ class Loaders:
         self.event: DataLoader[int, Event | None] = DataLoader(
             load_fn=lambda ids: event_listings.load_events(session, list(ids))
         )
-        self.tiers_by_event: DataLoader[int, list[TicketType]] = DataLoader(
+        self.tiers_by_event: DataLoader[int, list[event_listings.TierRow]] = DataLoader(
             load_fn=lambda ids: event_listings.load_tiers_by_event(session, list(ids))
         )
         self.tier: DataLoader[int, TicketType | None] = DataLoader(

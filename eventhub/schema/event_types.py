@@ -54,7 +54,7 @@ class TicketType(Node):
     sales_end_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: models.TicketType, currency: str) -> TicketType:
+    def from_row(cls, row: event_listings.TierRow, currency: str) -> TicketType:
         return cls(
             id=strawberry.ID(encode_id("TicketType", row.id)),
             name=row.name,
@@ -121,7 +121,8 @@ class Event(Node):
 
     @strawberry.field(description="min(capacity - sold, sum of tier remainders)")
     async def remaining(self, info: Info) -> int:
-        tiers: list[models.TicketType] = await info.context.loaders.tiers_by_event.load(self.row.id)
+        loaders = info.context.loaders
+        tiers: list[event_listings.TierRow] = await loaders.tiers_by_event.load(self.row.id)
         tier_room = sum(max(t.seat_limit - t.sold, 0) for t in tiers)
         return max(min(self.capacity - self.sold, tier_room), 0)
 

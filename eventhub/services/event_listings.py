@@ -4,16 +4,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol, cast
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, TicketType
+from eventhub.models.base import table_of
 from eventhub.services.pagination import Page, fetch_page
 from eventhub.services.text_search import contains
 
 EventKey = tuple[datetime, int]
+TIERS = table_of(TicketType)
+
+
+class TierRow(Protocol):
+    """What reading a tier needs: a TicketType, or a plain row of its table."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def price_minor(self) -> int: ...
+    @property
+    def seat_limit(self) -> int: ...
+    @property
+    def sold(self) -> int: ...
+    @property
+    def sales_start_at(self) -> datetime | None: ...
+    @property
+    def sales_end_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -88,17 +112,17 @@ async def load_events(session: AsyncSession, ids: list[int]) -> list[Event | Non
     return [by_id.get(i) for i in ids]
 
 
-async def load_tiers_by_event(
-    session: AsyncSession, event_ids: list[int]
-) -> list[list[TicketType]]:
-    rows = await session.scalars(
-        select(TicketType)
-        .where(col(TicketType.event_id).in_(event_ids))
-        .order_by(col(TicketType.event_id), col(TicketType.position), col(TicketType.id))
+async def load_tiers_by_event(session: AsyncSession, event_ids: list[int]) -> list[list[TierRow]]:
+    """Plain rows, not ORM objects: a listing reads ~100 tiers and only reads them
+    (building the model instances cost more than the query)."""
+    rows = await session.execute(
+        select(*TIERS.columns)
+        .where(TIERS.c.event_id.in_(event_ids))
+        .order_by(TIERS.c.event_id, TIERS.c.position, TIERS.c.id)
     )
-    grouped: dict[int, list[TicketType]] = {i: [] for i in event_ids}
+    grouped: dict[int, list[TierRow]] = {i: [] for i in event_ids}
     for tier in rows:
-        grouped[tier.event_id].append(tier)
+        grouped[tier.event_id].append(cast(TierRow, tier))  # a row reads like the model
     return [grouped[i] for i in event_ids]
 
 
