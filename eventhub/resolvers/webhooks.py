@@ -133,3 +133,20 @@ async def delivery_log(
     return await webhook_log.delivery_log(
         ctx.session, endpoint, limit=page_size(first), before_id=after_id(after)
     )
+
+
+async def visible_endpoint(ctx: RequestContext, pk: int) -> WebhookEndpoint | None:
+    """node(id): the endpoint for its organizer and admins; nobody else learns it exists."""
+    try:
+        return await webhooks.owned_endpoint(ctx.session, pk, await ctx.actor())
+    except NotFound:
+        return None
+
+
+async def visible_delivery(ctx: RequestContext, pk: int) -> webhook_log.LoggedDelivery | None:
+    try:
+        delivery, _ = await webhook_log.owned_delivery(ctx.session, pk, await ctx.actor())
+    except NotFound:
+        return None
+    [entry] = await webhook_log.logged(ctx.session, [delivery])
+    return entry

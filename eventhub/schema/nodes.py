@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventhub.resolvers import nodes
+from eventhub.resolvers import nodes, webhooks
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import parse_id
 from eventhub.schema.audit import AuditEntry
@@ -17,6 +17,7 @@ from eventhub.schema.common import Node
 from eventhub.schema.event_types import Event, TicketType
 from eventhub.schema.order_types import Order, Ticket
 from eventhub.schema.users import User
+from eventhub.schema.webhook_types import WebhookDelivery, WebhookEndpoint
 
 NODE_TYPES: dict[str, tuple[nodes.NodeLoader, Callable[[Any], Node]]] = {
     "User": (nodes.visible_user, User.from_row),
@@ -25,6 +26,8 @@ NODE_TYPES: dict[str, tuple[nodes.NodeLoader, Callable[[Any], Node]]] = {
     "Order": (nodes.visible_order, Order.from_row),
     "Ticket": (nodes.visible_ticket, Ticket.from_row),
     "AuditEntry": (nodes.visible_audit_entry, AuditEntry.from_row),
+    "WebhookEndpoint": (webhooks.visible_endpoint, WebhookEndpoint.from_row),
+    "WebhookDelivery": (webhooks.visible_delivery, WebhookDelivery.from_entry),
 }
 
 

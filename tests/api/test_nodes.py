@@ -3,6 +3,7 @@ those allowed to see it; anything else (not ours, gone, an unknown type) is null
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from eventhub.resolvers.ids import encode_id
@@ -22,10 +23,13 @@ async def test_each_node_type_is_found_by_those_allowed_and_hidden_from_others(
         await client.register(),
     )
     admin = await make_admin(app, client)
+    hook = await client.data(CREATE_HOOK, {}, organizer.token)
     event = await create_event(client, organizer)
     draft = await create_event(client, organizer, publish=False)
     order = (await reserve(client, buyer, event, {"Regular": 1}))["order"]
     audit = await client.data("{ auditLog(first: 1) { edges { node { id } } } }", {}, admin.token)
+    endpoint_id = hook["createWebhookEndpoint"]["endpoint"]["id"]
+    delivery_id = await _first_delivery(client, organizer.token)
     cases = {
         "User": (buyer.id, [buyer, admin], [stranger, None]),
         "Event": (draft["id"], [organizer, admin], [stranger, None]),  # public once published
@@ -33,6 +37,8 @@ async def test_each_node_type_is_found_by_those_allowed_and_hidden_from_others(
         "Order": (order["id"], [buyer, organizer, admin], [stranger, None]),
         "Ticket": (order["tickets"][0]["id"], [buyer, organizer, admin], [stranger, None]),
         "AuditEntry": (audit["auditLog"]["edges"][0]["node"]["id"], [admin], [organizer, None]),
+        "WebhookEndpoint": (endpoint_id, [organizer, admin], [stranger, None]),
+        "WebhookDelivery": (delivery_id, [organizer, admin], [buyer, None]),
     }
     assert set(cases) == set(NODE_TYPES)
     for public in (event["id"], event["ticketTypes"][0]["id"]):
@@ -54,3 +60,19 @@ async def test_ids_that_name_nothing_are_null(app: Any, client: GraphQLClient) -
         "not-an-id",
     ]:
         assert (await client.data(NODE, {"id": global_id}, admin.token))["node"] is None
+
+
+CREATE_HOOK = """mutation { createWebhookEndpoint(input: {url: "https://hooks.example.com/n",
+  eventTypes: [EVENT_PUBLISHED]}) { endpoint { id } } }"""
+DELIVERIES = "{ webhookEndpoints { edges { node { deliveries { edges { node { id } } } } } } }"
+
+
+async def _first_delivery(client: GraphQLClient, token: str) -> str:
+    """The id of the endpoint's first delivery, once the outbox routed the message."""
+    for _ in range(200):
+        [edge] = (await client.data(DELIVERIES, {}, token))["webhookEndpoints"]["edges"]
+        found = edge["node"]["deliveries"]["edges"]
+        if found:
+            return str(found[-1]["node"]["id"])
+        await asyncio.sleep(0.05)
+    raise AssertionError("the published event was never routed to the endpoint")

@@ -164,3 +164,23 @@ async def test_strangers_learn_nothing_and_customers_are_refused(
     )["createWebhookEndpoint"]
     assert bad["errors"] == [{"code": "VALIDATION", "field": "input.url"}]
     assert bad["secret"] is None
+
+
+NODE = """query($id: ID!) { node(id: $id) { id ... on WebhookEndpoint { url } } }"""
+
+
+async def test_node_finds_an_endpoint_for_its_organizer_only(
+    app: Any, client: GraphQLClient
+) -> None:
+    owner = await client.register(organizer=True)
+    other = await client.register(organizer=True)
+    created = (
+        await client.data(
+            CREATE,
+            {"input": {"url": "https://hooks.example.com/n", "eventTypes": ["ORDER_PAID"]}},
+            owner.token,
+        )
+    )["createWebhookEndpoint"]["endpoint"]
+    found = (await client.data(NODE, {"id": created["id"]}, owner.token))["node"]
+    assert found == {"id": created["id"], "url": "https://hooks.example.com/n"}
+    assert (await client.data(NODE, {"id": created["id"]}, other.token))["node"] is None
