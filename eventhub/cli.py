@@ -129,7 +129,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=args.graceful_timeout,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
-        ws="eventhub.web.ws_protocol:EventHubWebSocketProtocol",  # live frames written directly
+        ws="eventhub.live.uvicorn_frames:EventHubWebSocketProtocol",  # live frames written directly
         http="eventhub.web.http_protocol:EventHubHttpProtocol",  # a deadline on headers
         # Slow or greedy clients are dropped: idle keep-alive connections, oversized
         # WebSocket messages (closed with 1009), more connections than a worker serves.

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.sign_in import Authenticator
 from eventhub.auth.viewer import Viewer, bearer_token, resolve_viewer
+from eventhub.live.sockets import LiveSocket
 from eventhub.resolvers.loaders import Loaders
 from eventhub.services import audit
 from eventhub.services.clock import Clock
@@ -69,11 +70,14 @@ class RequestContext:
     # request's answer may be cached for other anonymous requests.
     public_read: bool = False
     operation_label: str = "other"  # its metrics label (schema/operation_metrics.py)
+    # The operation's WebSocket, when the web layer offers one: live states then go out
+    # as text encoded once per operation (eventhub/live/texts.py).
+    live_socket: LiveSocket | None = None
     _session: AsyncSession | None = None
     _viewer: Viewer | None = None
     _viewer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def for_operation(self) -> RequestContext:
+    def for_operation(self, live_socket: LiveSocket | None = None) -> RequestContext:
         """A context for one operation on this WebSocket, with a session, loaders and
         viewer of its own: an operation that ends (or is cancelled) mid-query can never
         leave another operation of the socket a broken session or a held lock."""
@@ -83,6 +87,7 @@ class RequestContext:
             response=self.response,
             connection_params=self.connection_params,
             token_guarded=self.token_guarded,
+            live_socket=live_socket,
         )
 
     @property

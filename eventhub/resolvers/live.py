@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 
+from eventhub.live.follow import DirectWrite, follow
+from eventhub.live.state import State
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
 from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.outcomes import SessionExpired, SubscriptionExpired
 from eventhub.services import access
 from eventhub.services.errors import PermissionDenied
-from eventhub.services.live import HUB
-from eventhub.services.live_state import LiveState
 from eventhub.settings import Settings
 
 
@@ -30,12 +29,9 @@ async def _event_pk(ctx: RequestContext, event_id: str, *, sales: bool) -> int:
     return pk or 0
 
 
-Express = Callable[[LiveState], bool]
-
-
 async def watch(
-    ctx: RequestContext, event_id: str, *, sales: bool, express: Express | None = None
-) -> AsyncGenerator[LiveState, None]:
+    ctx: RequestContext, event_id: str, *, sales: bool, direct: DirectWrite | None = None
+) -> AsyncGenerator[State, None]:
     """Current state first, then each coalesced change; ends when its lifetime does.
 
     A signed-in subscription ends when its access token expires; an anonymous
@@ -43,17 +39,17 @@ async def watch(
     forgotten subscriptions do not stay open forever. On a WebSocket
     (`ctx.token_guarded`) an expired token sends nothing more and does not end the
     subscription: the socket is closed with 4403 (web/socket_tokens.py), which tells
-    graphql-ws clients to reconnect and subscribe again. `express` may deliver a
-    state without it being yielded (see `Mailbox`); never after the end.
+    graphql-ws clients to reconnect and subscribe again. `direct` may write a
+    state without it being yielded (see `live.follow`); never after the end.
     """
     pk = await _event_pk(ctx, event_id, sales=sales)
     ends_at, ending = _lifetime((await ctx.viewer()).expires_at, ctx.settings)
     gauge = SUBSCRIPTIONS_OPEN.labels("salesUpdated" if sales else "capacityChanged")
     gauge.inc()
     closes_socket = ctx.token_guarded and isinstance(ending, SessionExpired)
-    follow = _follow(pk, ends_at, None if closes_socket else ending, _until(ends_at, express))
+    states = follow(pk, ends_at=ends_at, ending=None if closes_socket else ending, direct=direct)
     try:
-        async with contextlib.aclosing(follow) as states:  # leaves the hub at once when closed
+        async with contextlib.aclosing(states):  # leaves the hub at once when closed
             async for state in states:
                 yield state
     finally:
@@ -70,32 +66,3 @@ def _lifetime(token_expires_at: int | None, settings: Settings) -> tuple[float, 
     return time.time() + seconds, SubscriptionExpired(
         f"anonymous subscriptions last at most {seconds:g} s; subscribe again"
     )
-
-
-def _until(ends_at: float, express: Express | None) -> Express | None:
-    if express is None:
-        return express
-    deliver = express
-    return lambda state: time.time() < ends_at and deliver(state)
-
-
-async def _follow(
-    pk: int, ends_at: float, ending: Exception | None, express: Express | None
-) -> AsyncGenerator[LiveState, None]:
-    """`ending`: the error to end with at `ends_at`; None: send nothing more, until the
-    transport closes the connection."""
-    async with HUB.subscribe(pk, express) as mailbox:
-        while True:
-            timeout = ends_at - time.time()
-            if timeout <= 0:
-                if ending is not None:
-                    raise ending
-                await asyncio.get_running_loop().create_future()  # until the socket closes
-            try:
-                async with asyncio.timeout(timeout):  # no task per message, unlike wait_for
-                    state = await mailbox.get()
-            except TimeoutError:
-                continue  # loop round to the expiry check
-            if state is None:
-                raise PermissionDenied("no such event, or it is not public")  # deleted
-            yield state

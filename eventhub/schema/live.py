@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import cast
 
 import strawberry
 from strawberry.types import Info
 
+from eventhub.live.execution import live_payload
+from eventhub.live.state import State
+from eventhub.live.texts import PayloadTexts
 from eventhub.resolvers import live
 from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import Money
 from eventhub.schema.event_types import TicketType
-from eventhub.schema.live_delivery import SharedText
 from eventhub.schema.permissions import requires_role
 from eventhub.schema.roles import Role
-from eventhub.schema.shared_execution import shared_payload
-from eventhub.services.live_state import LiveState
 
 
-def once_per_state(state: LiveState, kind: str, build: Callable[[LiveState], object]) -> object:
-    """One payload object per state, shared by its subscribers (see SharedEventExecutor)."""
-    payload = state.shared.get(kind)
-    if payload is None:
-        payload = state.shared[kind] = build(state)
-    return payload
+def payload_texts(info: Info) -> PayloadTexts:
+    """This subscription's texts: sent as encoded once per operation when its socket allows."""
+    return PayloadTexts(info.context.live_socket, info.operation, info.variable_values)
 
 
-@shared_payload
+@live_payload
 @strawberry.type
 class CapacityUpdate:
     event_id: strawberry.ID
@@ -42,11 +38,12 @@ class CapacityUpdate:
     )
 
     @classmethod
-    def of(cls, state: LiveState) -> CapacityUpdate:
-        return cast(CapacityUpdate, once_per_state(state, "capacity", cls._build))
+    def of(cls, state: State) -> CapacityUpdate:
+        """One payload per state, for all its subscribers (see live/execution.py)."""
+        return state.memo.payload(cls, lambda: cls._build(state))
 
     @classmethod
-    def _build(cls, state: LiveState) -> CapacityUpdate:
+    def _build(cls, state: State) -> CapacityUpdate:
         return cls(
             event_id=strawberry.ID(encode_id("Event", state.event.id)),
             sold=state.event.sold,
@@ -57,7 +54,7 @@ class CapacityUpdate:
         )
 
 
-@shared_payload
+@live_payload
 @strawberry.type
 class SalesSnapshot:
     event_id: strawberry.ID
@@ -70,11 +67,11 @@ class SalesSnapshot:
     discounts: Money = strawberry.field(description="promo discounts given on paid orders")
 
     @classmethod
-    def of(cls, state: LiveState) -> SalesSnapshot:
-        return cast(SalesSnapshot, once_per_state(state, "sales", cls._build))
+    def of(cls, state: State) -> SalesSnapshot:
+        return state.memo.payload(cls, lambda: cls._build(state))
 
     @classmethod
-    def _build(cls, state: LiveState) -> SalesSnapshot:
+    def _build(cls, state: State) -> SalesSnapshot:
         return cls(
             event_id=strawberry.ID(encode_id("Event", state.event.id)),
             tickets_sold=state.totals.tickets_sold,
@@ -93,20 +90,20 @@ class Subscription:
     async def capacity_changed(
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[CapacityUpdate, None]:
-        shared = SharedText(info)
-        states = live.watch(info.context, event_id, sales=False, express=shared.express)
+        texts = payload_texts(info)
+        states = live.watch(info.context, event_id, sales=False, direct=texts.direct)
         async with contextlib.aclosing(states):  # closed with the subscription, not by the GC
             async for state in states:
-                if not await shared.sent(state):
+                if not await texts.sent(state):
                     yield CapacityUpdate.of(state)
 
     @strawberry.subscription(extensions=requires_role(Role.ORGANIZER, Role.ADMIN))
     async def sales_updated(
         self, info: Info, event_id: strawberry.ID
     ) -> AsyncGenerator[SalesSnapshot, None]:
-        shared = SharedText(info)
-        states = live.watch(info.context, event_id, sales=True, express=shared.express)
+        texts = payload_texts(info)
+        states = live.watch(info.context, event_id, sales=True, direct=texts.direct)
         async with contextlib.aclosing(states):
             async for state in states:
-                if not await shared.sent(state):
+                if not await texts.sent(state):
                     yield SalesSnapshot.of(state)

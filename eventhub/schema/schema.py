@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 from strawberry.types.graphql import OperationType
 
+from eventhub.live.execution import LiveExecutionContext
 from eventhub.schema.accounts import AccountMutation, AccountQuery
 from eventhub.schema.admin import AdminMutation, AdminQuery
 from eventhub.schema.analytics import AnalyticsQuery
@@ -33,7 +34,6 @@ from eventhub.schema.orders import OrderMutation, OrderQuery
 from eventhub.schema.persisted_documents import ParseOnce, PreparedDocuments, ValidateOnce
 from eventhub.schema.public_reads import PublicReads
 from eventhub.schema.scalars import SCALAR_MAP
-from eventhub.schema.shared_execution import SharedEventExecutor
 from eventhub.schema.users import User
 from eventhub.schema.webhooks import WebhookMutation, WebhookQuery
 from eventhub.settings import Settings
@@ -111,7 +111,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=[User, AuditEntry, Event, TicketType, Order, Ticket],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=LiveExecutionContext,
         # Factories, not instances: an extension holds its request's execution context.
         extensions=[
             PreparedDocuments,

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.live import signals
 from eventhub.models import AuditEntry, Order, OrderItem, Ticket
 from eventhub.models.base import table_of
-from eventhub.services import fair_share, inventory, live, tickets
+from eventhub.services import fair_share, inventory, tickets
 
 ORDERS = table_of(Order)
 ITEMS = table_of(OrderItem)
@@ -145,7 +146,7 @@ async def _write_in_one_statement(session: AsyncSession, draft: OrderDraft) -> i
         event_id, draft.per_tier, draft.order["promo_code_id"], draft.share, after="a"
     )
     notify, notify_params = inventory.notify_sql(event_id)
-    live.touched(session, event_id)
+    signals.touched(session, event_id)
     sql = (
         f"WITH {_inserts_sql()}, {', '.join(seats.ctes)} "
         f"SELECT (SELECT id FROM o), {seats.taken}, {notify}"

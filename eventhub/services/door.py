@@ -16,9 +16,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from eventhub.live import signals
 from eventhub.models import AuditEntry, Event, EventStaff, Ticket
 from eventhub.models.base import table_of
-from eventhub.services import access, audit, live, outbox
+from eventhub.services import access, audit, outbox
 from eventhub.services.errors import NotFound, PermissionDenied, ValidationFailed
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
 
@@ -85,7 +86,7 @@ async def _admit(
     ).first()
     if row is None:
         return None
-    await live.changed(session, event_id)
+    await signals.changed(session, event_id)
     ticket = Ticket(**row._mapping)
     await outbox.ticket_checked_in(session, ticket)
     return ticket

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.live import signals
 from eventhub.models import Event
-from eventhub.services import audit, live
+from eventhub.services import audit
 from eventhub.services.errors import ValidationFailed
 from eventhub.services.events import owned_event
 
@@ -60,7 +61,7 @@ async def set_image(
         target_id=event_id,
         details={"bytes": len(data), "type": extension},
     )
-    await live.changed(session, event_id)  # the public listing shows its imageUrl
+    await signals.changed(session, event_id)  # the public listing shows its imageUrl
     await session.commit()
     return event
 

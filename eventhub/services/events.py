@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from eventhub.live import signals
 from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
 from eventhub.services import (
     access,
     audit,
     intent_cancels,
-    live,
     money,
     orders,
     outbox,
@@ -239,7 +239,7 @@ async def update_event(
         target_id=event.id,
         details=_changed_fields(changes),
     )
-    await live.changed(session, event.id or 0)  # capacity and remaining, never stale
+    await signals.changed(session, event.id or 0)  # capacity and remaining, never stale
     await outbox.event_changed(session, event, "event.updated")
     await session.commit()
     return event
@@ -274,7 +274,7 @@ async def publish_event(session: AsyncSession, event_id: int, actor: audit.Actor
     if event.status != "PUBLISHED":
         event.status = "PUBLISHED"
         audit.record(session, actor, "event.publish", target_type="Event", target_id=event.id)
-        await live.changed(session, event_id)  # it joins the public listing
+        await signals.changed(session, event_id)  # it joins the public listing
         await outbox.event_changed(session, event, "event.published")
         await session.commit()
     return event
@@ -303,7 +303,7 @@ async def add_ticket_type(
         target_id=event_id,
         details={"name": tier.name, "limit": tier.seat_limit},
     )
-    await live.changed(session, event_id)
+    await signals.changed(session, event_id)
     await _commit_unique(session, "a ticket type with this name already exists", "input.name")
     return event
 
@@ -399,7 +399,7 @@ async def cancel_event(
         event.status = "CANCELLED"
         audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
         await outbox.event_changed(session, event, "event.cancelled")
-        await live.changed(session, event_id)
+        await signals.changed(session, event_id)
         await session.commit()
     pending, paid = await orders.live_order_ids(session, event_id)
     for order_id in pending:
@@ -438,7 +438,7 @@ async def delete_event(session: AsyncSession, event_id: int, actor: audit.Actor)
     await session.execute(delete(PromoCode).where(col(PromoCode.event_id) == event_id))
     await session.execute(delete(TicketType).where(col(TicketType.event_id) == event_id))
     await session.delete(event)
-    await live.changed(session, event_id)  # its watchers learn it is gone
+    await signals.changed(session, event_id)  # its watchers learn it is gone
     audit.record(
         session,
         actor,

@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import CursorResult, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.live import signals
 from eventhub.models import Event, PromoCode, TicketType
 from eventhub.models.base import table_of
-from eventhub.services import fair_share, live
+from eventhub.services import fair_share
 from eventhub.services.errors import PromoExhausted, SoldOut
 
 TIERS = table_of(TicketType)
@@ -78,7 +79,7 @@ async def take_seats(
         .values(uses=PROMOS.c.uses + 1),
     ):
         raise PromoExhausted(PROMO_USED_UP, field="promoCode")
-    await live.changed(session, event_id)
+    await signals.changed(session, event_id)
 
 
 async def _updated_one(session: AsyncSession, statement: Any) -> bool:
@@ -148,7 +149,7 @@ def seat_updates(
 def notify_sql(event_id: int) -> tuple[str, dict[str, Any]]:
     """A select-list item that queues the live notification with the transaction."""
     return "pg_notify(:s_channel, :s_payload) IS NULL", {
-        "s_channel": live.CHANNEL,
+        "s_channel": signals.CHANNEL,
         "s_payload": str(event_id),
     }
 
@@ -177,7 +178,7 @@ async def _take_seats_in_one_statement(
 ) -> None:
     updates = seat_updates(event_id, per_tier, promo_code_id, share)
     notify, notify_params = notify_sql(event_id)
-    live.touched(session, event_id)
+    signals.touched(session, event_id)
     sql = f"WITH {', '.join(updates.ctes)} SELECT {updates.taken}, {notify}"
     row = (await session.execute(text(sql), {**updates.params, **notify_params})).one()
     raise_unless_taken(share, *(bool(flag) for flag in row[:TAKEN_FLAGS]))
@@ -206,4 +207,4 @@ async def return_seats(
         await session.execute(
             update(PROMOS).where(PROMOS.c.id == promo_code_id).values(uses=PROMOS.c.uses - 1)
         )
-    await live.changed(session, event_id)
+    await signals.changed(session, event_id)

@@ -20,6 +20,9 @@ from eventhub.auth.access_tokens import AccessTokenCodec
 from eventhub.auth.login_throttle import LoginThrottle, ThrottlePolicy
 from eventhub.auth.passwords import PasswordHasher
 from eventhub.auth.sign_in import Authenticator
+from eventhub.live.hub import HUB
+from eventhub.live.listener import ChangeListener
+from eventhub.live.state import state_loader
 from eventhub.metrics import BUS_LAG
 from eventhub.models.database import (
     create_engine,
@@ -34,9 +37,6 @@ from eventhub.services import trusted_documents
 from eventhub.services.clock import SYSTEM_CLOCK, Clock
 from eventhub.services.hold_sweeper import run_sweeper
 from eventhub.services.limit_storage import LimitStorage
-from eventhub.services.live import HUB
-from eventhub.services.live_listener import ChangeListener
-from eventhub.services.live_state import live_state_loader
 from eventhub.services.payments import OfflineProvider, PaymentProvider
 from eventhub.services.payments.stripe_provider import StripeProvider
 from eventhub.services.redis_link import RedisLink
@@ -212,7 +212,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         tasks.append(asyncio.create_task(app.state.outbox.run()))
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None
-        load = live_state_loader(live_sessions)
+        load = state_loader(live_sessions)
         HUB.configure(load, LIVE_INTERVAL, poll, settings.live_fanout_share)
         HUB.lag_observers[:] = [BUS_LAG.observe]
         HUB.change_observers.append(graphql_http.cache.invalidate)

@@ -18,8 +18,8 @@ from strawberry.types.unset import UnsetType
 from eventhub.resolvers.context import RequestContext
 from eventhub.web.app_state import AppState
 from eventhub.web.graphql_requests import Operation, RequestError
+from eventhub.web.graphql_transport_ws import GraphQLTransportWSHandler
 from eventhub.web.legacy_ws import LegacyWSHandler
-from eventhub.web.live_transport import LiveTransportWSHandler
 from eventhub.web.persisted_queries import PersistedQueries
 from eventhub.web.socket_tokens import TokenGuard
 
@@ -27,7 +27,7 @@ CONTEXT_KEY = "eventhub_context"
 
 
 class EventHubGraphQL(GraphQL[RequestContext, None]):
-    graphql_transport_ws_handler_class = LiveTransportWSHandler
+    graphql_transport_ws_handler_class = GraphQLTransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(

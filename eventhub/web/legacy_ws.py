@@ -3,7 +3,7 @@
 Strawberry's handler runs subscriptions only: a query or mutation sent with
 `start` (as gql's default WebSocket transport does) was refused inside and
 masked as INTERNAL. Here every operation type runs, each with a context of its
-own (see live_transport.py), and a refused `connection_init` token gets
+own (see graphql_transport_ws.py), and a refused `connection_init` token gets
 `connection_error` and the socket closed with the guard's code.
 """
 
@@ -21,7 +21,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from eventhub.resolvers.context import RequestContext
-from eventhub.web.live_transport import socket_refusal
+from eventhub.web.graphql_transport_ws import socket_refusal
 from eventhub.web.socket_tokens import SocketRefused
 
 

@@ -11,7 +11,7 @@ on the viewer can never be served to someone else. Every anonymous request
 sees the same data, and that is all the cache reuses.
 
 For how long: until the next change signal of this process, the same one the
-live subscriptions follow (services/live.py). A change this worker commits
+live subscriptions follow (eventhub/live/signals.py). A change this worker commits
 drops the cache before the mutation answers; one committed by another worker
 arrives by NOTIFY (PostgreSQL), so capacity here is never staler than the live
 feed. What no signal announces (an organizer renaming their account, an event

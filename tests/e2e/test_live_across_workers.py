@@ -7,7 +7,7 @@ and bookings arrive over new HTTP connections until every subscriber's worker
 has seen a booking made by another worker.
 
 Each worker's LISTEN connection is a plain asyncpg connection
-(eventhub/services/live_listener.py): no application_name (the pool's
+(eventhub/live/listener.py): no application_name (the pool's
 connections say "eventhub"), and its last statement is
 `LISTEN "eventhub_changes"`, which is how pg_stat_activity finds it.
 """

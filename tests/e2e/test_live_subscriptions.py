@@ -393,7 +393,7 @@ async def test_subscribers_of_one_state_each_get_their_own_operations_answer(
     live: SharedServer,
 ) -> None:
     """A state's payload text is encoded once per operation and variables, then shared
-    (web/live_transport.py): each subscriber must still get what its own operation
+    (web/graphql_transport_ws.py): each subscriber must still get what its own operation
     selects, under its own operation id."""
     async with graphql_client(live.server) as client:
         organizer = await client.register(organizer=True)

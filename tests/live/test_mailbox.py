@@ -1,6 +1,6 @@
-"""The live mailbox: drop-to-latest, and an express delivery that never overtakes the reader.
+"""The live mailbox: drop-to-latest, and a direct write that never overtakes the reader.
 
-An express delivery writes a state from the Watch's side without waking the
+A direct write sends a state from the watch's side without waking the
 subscriber. It is offered a state only while the reader waits with nothing
 pending; otherwise the state goes into the mailbox as before.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-from eventhub.services.live import Mailbox
+from eventhub.live.mailbox import Mailbox
 
 
-class Express:
+class DirectWrites:
     """Takes what it is offered (or refuses everything), and remembers it."""
 
     def __init__(self, *, accept: bool = True) -> None:
@@ -47,37 +47,37 @@ async def test_a_slow_reader_gets_only_the_latest_state() -> None:
     assert await taken(reader) == 4
 
 
-async def test_a_waiting_reader_is_not_woken_for_a_state_delivered_express() -> None:
-    express = Express()
-    mailbox: Mailbox[int] = Mailbox(express)
+async def test_a_waiting_reader_is_not_woken_for_a_state_written_directly() -> None:
+    direct = DirectWrites()
+    mailbox: Mailbox[int] = Mailbox(direct)
     reader = await parked(mailbox)
     mailbox.put(1)
     mailbox.put(2)
     await asyncio.sleep(0)
-    assert express.offered == [1, 2]
+    assert direct.offered == [1, 2]
     assert not reader.done()
     reader.cancel()
 
 
-async def test_a_refused_express_delivery_wakes_the_reader_with_the_state() -> None:
-    express = Express(accept=False)
-    mailbox: Mailbox[int] = Mailbox(express)
+async def test_a_refused_direct_write_wakes_the_reader_with_the_state() -> None:
+    direct = DirectWrites(accept=False)
+    mailbox: Mailbox[int] = Mailbox(direct)
     reader = await parked(mailbox)
     mailbox.put(1)
     assert await taken(reader) == 1
-    assert express.offered == [1]
+    assert direct.offered == [1]
 
 
-async def test_no_express_delivery_while_the_reader_holds_a_state_or_is_busy() -> None:
-    express = Express()
-    mailbox: Mailbox[int] = Mailbox(express)
+async def test_no_direct_write_while_the_reader_holds_a_state_or_is_busy() -> None:
+    direct = DirectWrites()
+    mailbox: Mailbox[int] = Mailbox(direct)
     mailbox.put(1)  # nobody waits: the reader is busy elsewhere
     reader = await parked(mailbox)  # takes 1 at once
     assert await taken(reader) == 1
     reader = await parked(mailbox)
-    express.accept = False
+    direct.accept = False
     mailbox.put(2)  # refused: 2 is now pending for the reader, who has not run yet
-    express.accept = True
+    direct.accept = True
     mailbox.put(3)  # must not overtake 2: it replaces it in the mailbox instead
-    assert express.offered == [2]
+    assert direct.offered == [2]
     assert await taken(reader) == 3

@@ -1,4 +1,5 @@
-"""One LISTEN connection per process, so changes committed by any worker reach our subscribers.
+"""The cross-worker listener: one LISTEN connection per process (PostgreSQL), so signals
+committed by any worker reach this process's watches.
 
 If the connection drops, it reconnects with backoff and then re-signals every
 watched event, so subscribers get the current state after the gap.
@@ -14,15 +15,18 @@ from typing import Any
 
 import asyncpg
 
+from eventhub.live.hub import HUB
+from eventhub.live.signals import CHANNEL
 from eventhub.models.database import libpq_url
 from eventhub.models.outage import is_outage
-from eventhub.services.live import CHANNEL, HUB
 
 logger = logging.getLogger("eventhub.live")
 MAX_BACKOFF = 5.0
 
 
 class ChangeListener:
+    """Turns the channel's notifications into signals for this process's hub."""
+
     def __init__(
         self,
         database_url: str,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from eventhub.services.live import Mailbox, Watch
+from eventhub.live.mailbox import Mailbox
+from eventhub.live.watch import Watch
 
 
 @dataclass(frozen=True)

@@ -5,25 +5,20 @@ own session, loaders and viewer, closed when the operation ends, so completing
 one operation, even mid-query, never breaks another on the same socket. A
 `connection_init` whose token is refused closes the socket (`socket_tokens.py`).
 
-Each operation's task also gets a `Delivery`, and the handler records the
-payload text of a `next` message when the subscription asked for it, so that
-the operation's next subscribers send that text as it is (see
-schema/live_delivery.py). A live `next` message goes out as a frame written
-straight to the socket when the server offers that (`ws_protocol.py`), else
-through ASGI.
+Each operation's context also gets a `LiveSocket`, and the handler records
+the payload text of a `next` message when the subscription asked for it, so
+that the operation's next subscribers send that text as it is (see
+eventhub/live/texts.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from graphql import GraphQLFormattedError
-from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -33,14 +28,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
     ErrorMessage,
-    Message,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from eventhub.live.sockets import LiveSocket, asgi_socket
+from eventhub.live.texts import send_recorded
 from eventhub.resolvers.context import RequestContext
-from eventhub.schema.live_delivery import DELIVERY, Delivery
 from eventhub.web.socket_tokens import SocketRefused
-from eventhub.web.ws_protocol import TEXT_FRAMES, TextFrames
+
+if TYPE_CHECKING:
+    from strawberry.schema.schema import StreamResult
 
 Handler = BaseGraphQLTransportWSHandler[RequestContext, None]
 
@@ -59,12 +57,7 @@ async def socket_refusal(
     return await cast(DocumentGate, view).refuse_socket_document(query, context)
 
 
-def next_message(operation_id: str, payload_text: str) -> str:
-    """The `next` message around an already encoded payload."""
-    return f'{{"id": {json.dumps(operation_id)}, "type": "next", "payload": {payload_text}}}'
-
-
-class LiveTransportWSHandler(Handler):
+class GraphQLTransportWSHandler(Handler):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)
@@ -72,18 +65,22 @@ class LiveTransportWSHandler(Handler):
             await self.websocket.close(code=refused.code, reason=refused.reason)
 
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
-        # The operation runs in a task of its own: the variable is this operation's alone.
-        self._set_delivery(operation)
-        context = self.context.for_operation()
+        socket = None
+        if isinstance(self.websocket, ASGIWebSocketAdapter):
+            socket = asgi_socket(self.websocket.ws, operation.id)
+        context = self.context.for_operation(socket)
         try:
-            await self._stream(operation, context)
+            await self._stream(operation, context, socket)
         finally:
             await asyncio.shield(context.close())  # even when the client completed it
 
     async def _stream(
-        self, operation: Operation[RequestContext, None], context: RequestContext
+        self,
+        operation: Operation[RequestContext, None],
+        context: RequestContext,
+        socket: LiveSocket | None,
     ) -> None:
-        """Strawberry's `run_operation`, with the operation's own context."""
+        """Strawberry's `run_operation`, with the operation's own context and socket."""
         refusal = await socket_refusal(self.view, operation.query, context)
         if refusal is not None:
             await operation.send_operation_message(
@@ -100,7 +97,7 @@ class LiveTransportWSHandler(Handler):
                 operation_name=operation.operation_name,
             )
             async with aclosing(result_source):
-                await self._send_result_stream(operation, result_source)
+                await self._send_results(operation, result_source, socket)
             await operation.send_operation_message(
                 CompleteMessage(id=operation.id, type="complete")
             )
@@ -113,37 +110,37 @@ class LiveTransportWSHandler(Handler):
             self.operations.pop(operation.id, None)
             raise
 
-    def _set_delivery(self, operation: Operation[RequestContext, None]) -> None:
-        if isinstance(self.websocket, ASGIWebSocketAdapter):
-            prefix, send = next_message(operation.id, "")[:-1], self.websocket.ws.send
-            extensions = self.websocket.ws.scope.get("extensions") or {}
-            frames: TextFrames | None = extensions.get(TEXT_FRAMES)
+    async def _send_results(
+        self,
+        operation: Operation[RequestContext, None],
+        result_source: StreamResult,
+        socket: LiveSocket | None,
+    ) -> None:
+        """Strawberry's `_send_result_stream`, with a `next` whose text the subscription
+        asked to record sent as that text."""
+        is_first_result = True
+        async for result in result_source:
+            if is_first_result and isinstance(result, PreExecutionError):
+                await self._handle_pre_execution_error(operation, result)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            if (
+                socket is None
+                or socket.recording is None  # the subscription asked for no text
+                or operation.completed
+                or not await send_recorded(socket, _next_payload(result), self.view.encode_json)
+            ):
+                await operation.send_next(result)
+            is_first_result = False
 
-            def write_now(payload_text: str) -> bool:
-                return frames is not None and frames.write(prefix + payload_text + "}")
 
-            async def send_payload(payload_text: str) -> None:  # once per message: kept flat
-                text = prefix + payload_text + "}"
-                if frames is not None and frames.write(text):
-                    return
-                try:
-                    await send({"type": "websocket.send", "text": text})
-                except WebSocketDisconnect as exc:  # as Strawberry's own send_json reports it
-                    raise WebSocketDisconnected from exc
-
-            DELIVERY.set(Delivery(send_payload, write_now if frames is not None else None))
-
-    async def send_message(self, message: Message) -> None:
-        delivery = DELIVERY.get()
-        recording = delivery.take_recording() if delivery is not None else None
-        payload: Any = message.get("payload")
-        if recording is None or message["type"] != "next" or set(payload) != {"data"}:
-            await super().send_message(message)
-            return
-        text = self.view.encode_json(payload)
-        if not isinstance(text, str):
-            await super().send_message(message)
-            return
-        recording.store(text)
-        assert delivery is not None  # this operation's: the message carries its id
-        await delivery.send_payload(text)
+def _next_payload(result: ExecutionResult) -> dict[str, object]:
+    """The `next` message's payload, as Strawberry's `Operation.send_next` makes it."""
+    payload: dict[str, object] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return payload

@@ -15,7 +15,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from eventhub.services.live import HAND_OUT_CHUNK, Hub, Mailbox
+from eventhub.live.hub import Hub
+from eventhub.live.mailbox import Mailbox
+from eventhub.live.watch import HAND_OUT_CHUNK
 
 INTERVAL = 0.02  # the cap is 10 intervals: 0.2 s, above SEND_SECONDS / 0.25
 SEND_SECONDS = 0.04  # what "sending" one state takes here

@@ -1,11 +1,11 @@
-"""uvicorn's WebSocket protocol, plus one shortcut: write a whole text frame to the socket.
+"""The uvicorn adapter: its WebSocket protocol, plus one shortcut: write a whole text frame.
 
 A live state goes to a thousand subscribers ten times a second. Through ASGI,
 each of those messages costs a `send` coroutine, a message dict, websockets'
 frame object and its serialisation before the socket write that is the only
 part that differs per subscriber. `eventhub serve` runs this protocol, which
 puts a `TextFrames` writer in each WebSocket's scope (under `TEXT_FRAMES`):
-the live transport (`live_transport.py`) writes the frame's bytes itself.
+a `LiveSocket` (`sockets.py`) writes the frame's bytes itself.
 
 The writer refuses (returns False) whenever the connection is not plainly open
 and writable: closing, closed, or its write buffer over the high-water mark
@@ -16,6 +16,10 @@ Under another server the scope has no writer and every message takes ASGI.
 Frames go out uncompressed: a server may send any message without
 permessage-deflate (RFC 7692, section 6), and compressing the same state once
 per socket would cost more than it saves on a few hundred bytes.
+
+This is the only module that knows uvicorn's internals: the protocol's
+attributes named in `RELIES_ON` (tests/live/test_uvicorn_frames.py fails when
+an installed uvicorn no longer has them).
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ from websockets.protocol import State
 
 TEXT_FRAMES = "eventhub.websocket.text_frames"
 _FIN_TEXT = 0x81  # FIN bit and opcode 1 (text); a server's frames are never masked
+# What `open_for_frames` and `TextFrames.write` read of uvicorn's protocol object.
+RELIES_ON = (
+    "handshake_complete",
+    "initial_response",
+    "close_sent",
+    "disconnected",
+    "writable",
+    "conn",
+    "transport",
+)
 
 
 def text_frame(payload: bytes) -> bytes:

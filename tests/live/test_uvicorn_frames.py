@@ -1,5 +1,8 @@
 """The WebSocket protocol `eventhub serve` runs: text frames written straight to the socket.
 
+First, the adapter's contract with uvicorn: the private attributes it reads must
+exist in the installed uvicorn, or this module fails with their names.
+
 A real uvicorn server on 127.0.0.1 with a small ASGI app that writes through the
 scope's `TextFrames`, and the `websockets` client, which negotiates
 permessage-deflate as browsers do: the frames must arrive whole and in order
@@ -20,12 +23,55 @@ from typing import Any
 import pytest
 import uvicorn
 import websockets
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.streams import StreamReader
 
-from eventhub.web.ws_protocol import TEXT_FRAMES, EventHubWebSocketProtocol, TextFrames, text_frame
+from eventhub.live.uvicorn_frames import (
+    RELIES_ON,
+    TEXT_FRAMES,
+    EventHubWebSocketProtocol,
+    TextFrames,
+    text_frame,
+)
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 200_000]  # bytes: each header form's bounds
+
+
+class OpenTransport:
+    """An asyncio transport that is never closing (only what `open_for_frames` asks)."""
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_the_installed_uvicorn_still_has_what_the_frame_writer_relies_on() -> None:
+    """Fails with the names uvicorn dropped: the writer reads its protocol's private state."""
+    assert "handle_connect" in vars(WebSocketsSansIOProtocol), (
+        f"uvicorn {uvicorn.__version__}: WebSocketsSansIOProtocol.handle_connect is gone; "
+        "the frame writer is never put in the scope (eventhub/live/uvicorn_frames.py)"
+    )
+    config = uvicorn.Config(FrameApp(), ws=EventHubWebSocketProtocol)
+    config.load()
+    protocol = EventHubWebSocketProtocol(config, ServerState(), {})
+    missing = [name for name in RELIES_ON if not hasattr(protocol, name)]
+    missing += [
+        f"conn.{name}"
+        for name in ("state", "expect_continuation_frame")
+        if not hasattr(protocol.conn, name)
+    ]
+    assert not missing, (
+        f"uvicorn {uvicorn.__version__} no longer has {missing}: "
+        "update eventhub/live/uvicorn_frames.py (or pin uvicorn)"
+    )
+    protocol.transport = OpenTransport()  # type: ignore[assignment]  # only is_closing is read
+    protocol.handshake_complete = True
+    protocol.conn.state = State.OPEN
+    assert protocol.open_for_frames()  # every condition read, each as the writer expects
+    protocol.close_sent = True
+    assert not protocol.open_for_frames()
 
 
 @pytest.mark.parametrize("size", SIZES)
