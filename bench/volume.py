@@ -36,7 +36,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from booking import admin_execute, bench_env, eventhub_server
 
-from eventhub.resolvers.ids import encode_cursor, encode_id
+from eventhub.cursors import encode_cursor
+from eventhub.global_ids import encode_id
 
 ADMIN = ("admin@volume.test", "volume-admin-password-2026")
 ORGANIZER = ("organizer@demo.eventhub.dev", "demo-password-2026")

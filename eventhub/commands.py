@@ -47,7 +47,7 @@ async def load_demo(settings: Settings) -> int:
 
 async def export_tickets(settings: Settings, event_id: str) -> int:
     """Print what an offline scanner needs: verification keys and every ticket's status."""
-    from eventhub.resolvers.ids import decode_id, encode_id
+    from eventhub.global_ids import decode_id, encode_id
     from eventhub.services import door
 
     pk = decode_id(event_id, "Event") or (int(event_id) if event_id.isdigit() else None)

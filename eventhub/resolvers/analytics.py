@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from eventhub.global_ids import decode_id
 from eventhub.models import Event, TicketType
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.outcomes import BadUserInput
 from eventhub.services import access, analytics, events
 from eventhub.services.errors import PermissionDenied

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from eventhub.global_ids import decode_id
 from eventhub.metrics import VALIDATIONS
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_id
 from eventhub.services import door
 from eventhub.services.errors import NotFound
 

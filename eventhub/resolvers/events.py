@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from eventhub.cursors import decode_cursor, encode_cursor
+from eventhub.global_ids import decode_id, parse_pk
 from eventhub.models import Event
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_cursor, decode_id, encode_cursor, parse_pk
 from eventhub.resolvers.outcomes import BadUserInput, Result, attempt
 from eventhub.resolvers.paging import page_size
 from eventhub.services import access, event_images, event_listings, events

@@ -6,11 +6,11 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator
 
+from eventhub.global_ids import decode_id
 from eventhub.live.follow import DirectWrite, follow
 from eventhub.live.state import State
 from eventhub.metrics import SUBSCRIPTIONS_OPEN
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.outcomes import SessionExpired, SubscriptionExpired
 from eventhub.services import access
 from eventhub.services.errors import PermissionDenied

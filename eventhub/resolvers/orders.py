@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from eventhub.global_ids import decode_id
 from eventhub.metrics import BOOKINGS, SOLD_OUTS
 from eventhub.models import Order
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.outcomes import Result, attempt
 from eventhub.resolvers.paging import after_id, page_size
 from eventhub.services import booking, cancellations, order_lists, orders

@@ -1,4 +1,9 @@
-"""Outcomes handed to the schema: a value, or the domain error to show as a UserError."""
+"""Outcomes handed to the schema: a value, or the domain error to show as a UserError.
+
+They live in resolvers, not schema, because resolvers produce them: the schema reads a
+`Result` into its payload types and `schema/errors.py` classifies the exceptions, so the
+imports point down (schema -> resolvers) while the outcomes travel up.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from eventhub.resolvers.ids import decode_cursor, encode_cursor, parse_pk
+from eventhub.cursors import decode_cursor, encode_cursor
+from eventhub.global_ids import parse_pk
 from eventhub.resolvers.outcomes import BadUserInput
 
 MAX_PAGE = 100

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eventhub.global_ids import decode_id
 from eventhub.models import WebhookEndpoint
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import decode_id
 from eventhub.resolvers.outcomes import Result, attempt
 from eventhub.resolvers.paging import after_id, page_size
 from eventhub.services import webhook_log, webhooks

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub import models
-from eventhub.resolvers.ids import encode_id
+from eventhub.global_ids import encode_id
 from eventhub.resolvers.paging import id_cursor
 from eventhub.schema.common import Count, Node, PageInfo, total_count_field
 from eventhub.schema.users import User

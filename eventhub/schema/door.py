@@ -8,8 +8,8 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from eventhub.global_ids import encode_id
 from eventhub.resolvers import door as door_resolvers
-from eventhub.resolvers.ids import encode_id
 from eventhub.schema.order_types import Ticket
 from eventhub.schema.permissions import requires_role
 from eventhub.schema.roles import Role

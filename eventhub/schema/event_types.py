@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub import models
+from eventhub.global_ids import encode_id
 from eventhub.resolvers.events import event_cursor
-from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.outcomes import Result
 from eventhub.schema.common import (
     Count,

@@ -6,8 +6,8 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from eventhub.global_ids import encode_id
 from eventhub.resolvers import events
-from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import DeletePayload, errors_of
 from eventhub.schema.event_types import (
     CreateEventInput,

@@ -9,11 +9,11 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from eventhub.global_ids import encode_id
 from eventhub.live.execution import live_payload
 from eventhub.live.state import State
 from eventhub.live.texts import PayloadTexts
 from eventhub.resolvers import live
-from eventhub.resolvers.ids import encode_id
 from eventhub.schema.common import Money
 from eventhub.schema.event_types import TicketType
 from eventhub.schema.permissions import requires_role

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eventhub.global_ids import parse_id
 from eventhub.resolvers import nodes, webhooks
 from eventhub.resolvers.context import RequestContext
-from eventhub.resolvers.ids import parse_id
 from eventhub.schema.audit import AuditEntry
 from eventhub.schema.common import Node
 from eventhub.schema.event_types import Event, TicketType

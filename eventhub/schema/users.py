@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from eventhub import models
 from eventhub.auth.sign_in import TokenPair
-from eventhub.resolvers.ids import encode_id
+from eventhub.global_ids import encode_id
 from eventhub.resolvers.outcomes import Result
 from eventhub.resolvers.paging import id_cursor
 from eventhub.schema.common import Count, Node, PageInfo, UserError, errors_of, total_count_field

@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from eventhub import models
+from eventhub.global_ids import encode_id
 from eventhub.resolvers import webhooks
-from eventhub.resolvers.ids import encode_id
 from eventhub.resolvers.paging import id_cursor
 from eventhub.schema.common import Count, Node, PageInfo, UserError, total_count_field
 from eventhub.schema.event_types import Event

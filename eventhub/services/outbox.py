@@ -10,7 +10,6 @@ carry the API's global ids (base64url of "Type:pk", as the GraphQL API shows the
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import datetime
@@ -20,6 +19,7 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Integer, Text
 
+from eventhub.global_ids import encode_id
 from eventhub.models import Event, Order, OutboxMessage, Ticket
 from eventhub.models.base import UTCDateTime, table_of, utc_now
 from eventhub.services.money import from_minor
@@ -36,8 +36,8 @@ ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 
 
 def global_id(type_name: str, pk: int | None) -> str:
-    """The id the GraphQL API shows for this row (resolvers/ids.py encodes the same)."""
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    """The id the GraphQL API shows for this row: one format, eventhub/global_ids.py."""
+    return encode_id(type_name, pk)
 
 
 def new_uid() -> str:

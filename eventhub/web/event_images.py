@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services import access, events
 from eventhub.services.event_images import MEDIA_TYPES
 from eventhub.web.viewer import request_actor

@@ -15,7 +15,7 @@ import segno
 from starlette.requests import Request
 from starlette.responses import Response
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services import tickets
 from eventhub.web.viewer import request_actor
 

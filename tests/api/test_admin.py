@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from tests.support.accounts import (
     DEACTIVATE,
     LOGOUT,

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.global_ids import decode_id, encode_id
 from eventhub.models import Order, OrderItem, PromoCode, TicketType
-from eventhub.resolvers.ids import decode_id, encode_id
 from eventhub.services import booking, tickets
 from tests.support import statements
 from tests.support.analytics_fixture import (

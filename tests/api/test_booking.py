@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventhub.resolvers.ids import encode_id
+from eventhub.global_ids import encode_id
 from eventhub.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.factories import RESERVE, create_event, reserve, tier_id

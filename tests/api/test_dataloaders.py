@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services import audit, events
 from tests.support import statements
 from tests.support.factories import create_event, reserve

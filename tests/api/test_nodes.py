@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from eventhub.resolvers.ids import encode_id
+from eventhub.global_ids import encode_id
 from eventhub.schema.nodes import NODE_TYPES
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import GraphQLClient, make_admin

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.global_ids import decode_id, encode_id
 from eventhub.models import Order
-from eventhub.resolvers.ids import decode_id, encode_id
 from eventhub.services import audit, booking, orders, refunds
 from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.payments import OfflineProvider

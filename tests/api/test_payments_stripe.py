@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from eventhub.global_ids import decode_id
 from eventhub.models import AuditEntry
-from eventhub.resolvers.ids import decode_id
 from eventhub.services.hold_sweeper import sweep_once
 from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve

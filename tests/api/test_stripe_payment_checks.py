@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from eventhub.global_ids import decode_id
 from eventhub.models import AuditEntry, ProcessedProviderEvent
-from eventhub.resolvers.ids import decode_id
 from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve
 from tests.support.fake_stripe import FakeStripe, deliver, intent_id, sign

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from eventhub.global_ids import decode_id
 from eventhub.models import AuditEntry
-from eventhub.resolvers.ids import decode_id
 from eventhub.services.hold_sweeper import settle_payments
 from tests.support import stripe_fixtures
 from tests.support.factories import create_event, reserve

@@ -17,7 +17,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from eventhub.resolvers.ids import encode_id
+from eventhub.global_ids import encode_id
 from tests.api.test_validate_ticket import assign_staff, open_door
 from tests.support.factories import create_event
 from tests.support.graphql import Account, GraphQLClient, make_admin

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.global_ids import decode_id
 from eventhub.models import Order
-from eventhub.resolvers.ids import decode_id
 from eventhub.services import audit, refunds
 from eventhub.services.errors import AlreadyCheckedIn
 from eventhub.services.ticket_tokens import TicketSigner

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import text
 
 from eventhub.auth.access_tokens import AccessTokenCodec
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from tests.conftest import TEST_SECRET
 from tests.e2e.conftest import Database, graphql_client, outcome_of, register_customers
 from tests.support.factories import RESERVE, create_event, reserve

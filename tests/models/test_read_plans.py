@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import event as sa_event
 
-from eventhub.resolvers.ids import encode_cursor
+from eventhub.cursors import encode_cursor
 from eventhub.web.app import create_app
 from tests.conftest import _truncate_postgres, make_settings, run_blocking
 from tests.support.factories import create_event, reserve

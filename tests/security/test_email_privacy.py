@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from tests.support import statements
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import PASSWORD, Account, GraphQLClient, make_admin

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eventhub.resolvers.ids import encode_cursor, encode_id
+from eventhub.cursors import encode_cursor
+from eventhub.global_ids import encode_id
 from eventhub.schema import scalars
 from eventhub.services import money
 from tests.support.accounts import top_level_code

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services import audit, users
 from eventhub.services.errors import Conflict
 from tests.support.graphql import Account, GraphQLClient, make_admin

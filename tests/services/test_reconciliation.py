@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services.hold_sweeper import sweep_once
 from eventhub.services.reconciliation import Mismatch, reconcile
 from eventhub.settings import Settings

@@ -42,8 +42,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.global_ids import decode_id
 from eventhub.models import Order
-from eventhub.resolvers.ids import decode_id
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import Account, GraphQLClient
 

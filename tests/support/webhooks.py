@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eventhub.global_ids import decode_id
 from eventhub.models import OutboxDelivery, OutboxMessage, WebhookAttempt
-from eventhub.resolvers.ids import decode_id
 from eventhub.services import audit, webhooks
 from eventhub.settings import Settings
 from tests.conftest import make_settings

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from eventhub.resolvers.ids import decode_id
+from eventhub.global_ids import decode_id
 from eventhub.services import audit, users
 from eventhub.web.socket_tokens import SocketRefused, TokenGuard
 from tests.support.graphql import GraphQLClient

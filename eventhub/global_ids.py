@@ -1,4 +1,11 @@
-"""Opaque global ids: base64url of "Type:pk". Clients never parse them; we do, here only."""
+"""Opaque global ids: base64url of "Type:pk". Clients never parse them; we do, here only.
+
+A format, like the QR token's: pure functions, no Strawberry, no database. It sits at the
+package root, below every layer, because three layers speak it: the schema encodes ids
+on the way out, web routes (QR images, event images) decode them from paths, and
+resolvers decode arguments, since an id that names nothing is a domain NotFound with a
+field, answered as data inside `resolvers.outcomes.attempt` like any other.
+"""
 
 from __future__ import annotations
 
@@ -43,19 +50,3 @@ def decode_id(value: str, expected_type: str) -> int | None:
     if parsed is None or parsed[0] != expected_type:
         return None
     return parsed[1]
-
-
-def encode_cursor(*parts: object) -> str:
-    raw = "|".join(str(p) for p in parts).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(value: str | None, arity: int) -> list[str] | None:
-    if not value:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    parts = raw.split("|")
-    return parts if len(parts) == arity else None
