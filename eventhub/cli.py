@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--since", help="only orders created at or after (ISO 8601)")
     reconcile.add_argument("--fix", action="store_true", help="repair what is safe to repair")
     reconcile.set_defaults(handler=_reconcile)
+    analytics = commands.add_parser("analytics", help="the maintained sales figures")
+    analytics_commands = analytics.add_subparsers(dest="analytics_command", required=True)
+    rebuild = analytics_commands.add_parser(
+        "rebuild", help="recount every figure from the orders (blocks bookings meanwhile)"
+    )
+    rebuild.add_argument("--check", action="store_true", help="only compare with a recount")
+    rebuild.set_defaults(handler=_rebuild_analytics)
     commands.add_parser("demo", help="load demo data and print the logins").set_defaults(
         handler=_demo
     )
@@ -168,6 +175,12 @@ def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
     from eventhub.commands import create_admin
 
     return asyncio.run(create_admin(settings, args.email, args.password, args.name))
+
+
+def _rebuild_analytics(settings: Settings, args: argparse.Namespace) -> int:
+    from eventhub.commands import rebuild_analytics
+
+    return asyncio.run(rebuild_analytics(settings, args.check))
 
 
 def _demo(settings: Settings, _args: argparse.Namespace) -> int:

@@ -45,6 +45,26 @@ async def load_demo(settings: Settings) -> int:
     return 0
 
 
+async def rebuild_analytics(settings: Settings, check_only: bool) -> int:
+    """Recount the maintained sales figures from the orders (or, with --check, only compare)."""
+    from eventhub.services import sales_rollup
+
+    await upgrade_database_async(settings.database_url)
+    state = build_state(settings)
+    try:
+        async with state.session_factory() as session:
+            if not check_only:
+                await sales_rollup.rebuild(session)
+                await session.commit()
+            problems = await sales_rollup.differences(session)
+    finally:
+        await state.engine.dispose()
+    for line in problems:
+        print(line)
+    print("analytics figures " + ("differ from a recount" if problems else "equal a recount"))
+    return 1 if problems else 0
+
+
 async def export_tickets(settings: Settings, event_id: str) -> int:
     """Print what an offline scanner needs: verification keys and every ticket's status."""
     from eventhub.global_ids import decode_id, encode_id

@@ -7,6 +7,7 @@ from eventhub.models.fair_share import CustomerHold, CustomerPending
 from eventhub.models.orders import Order, OrderItem
 from eventhub.models.outbox import OutboxDelivery, OutboxMessage
 from eventhub.models.payments import PaymentTask, ProcessedProviderEvent
+from eventhub.models.sales import EVENT_SALES  # noqa: F401  (registers the sales tables)
 from eventhub.models.ticket_keys import RetiredTicketKey
 from eventhub.models.tickets import Ticket
 from eventhub.models.users import RefreshToken, User

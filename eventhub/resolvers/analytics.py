@@ -88,9 +88,6 @@ async def users_by_role(ctx: RequestContext) -> list[tuple[str, int]]:
 
 async def top_events(ctx: RequestContext) -> list[tuple[Event, int]]:
     """The best-selling events with tickets sold; an event gone since is left out."""
-    top = []
-    for event_id, sold in await analytics.top_events(ctx.session):
-        row = await ctx.loaders.event.load(event_id)
-        if row is not None:
-            top.append((row, sold))
-    return top
+    best = await analytics.top_events(ctx.session)
+    rows = await ctx.loaders.event.load_many([event_id for event_id, _ in best])
+    return [(row, sold) for row, (_, sold) in zip(rows, best, strict=True) if row is not None]

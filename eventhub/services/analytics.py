@@ -1,4 +1,9 @@
-"""What is selling and to whom: SQL aggregates only, never orders loaded into Python.
+"""What is selling and to whom, read from the maintained figures of models/sales.py.
+
+Whole-history reads and windows on whole UTC hours sum the maintained rows (per
+event, per hour, per tier, per promo code, per buyer group), never the orders;
+a window with minutes or seconds in it falls back to aggregating the orders
+(`_scanned_*`), the one case that grows with the event's sales.
 
 Money: gross = totals of orders that were paid (PAID or later REFUNDED),
 refunds = totals of REFUNDED orders, net = gross - refunds, discounts =
@@ -13,11 +18,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from eventhub.models import Order, OrderItem, Ticket, User
+from eventhub.models import Event, Order, OrderItem, Ticket
+from eventhub.models.sales import (
+    EVENT_BUYER_GROUPS,
+    EVENT_SALES,
+    PROMO_SALES_HOURS,
+    ROLE_COUNTS,
+    SALES_HOURS,
+    TIER_SALES,
+    TIER_SALES_HOURS,
+)
 
 K_ANONYMITY = 5
 PAID_ONCE = ("PAID", "REFUNDED")
@@ -70,7 +84,7 @@ def _window(
     return conditions
 
 
-async def totals(
+async def _scanned_totals(
     session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
 ) -> Totals:
     window = _window(event_id, start, end)
@@ -99,7 +113,7 @@ async def totals(
     return Totals(int(seats[0]), int(money[0]), int(money[1]), int(money[2]), int(seats[1]))
 
 
-async def by_ticket_type(
+async def _scanned_by_ticket_type(
     session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
 ) -> list[TierSales]:
     rows = await session.execute(
@@ -127,7 +141,7 @@ def _bucket_expr(session: AsyncSession, bucket: str) -> Any:
     )
 
 
-async def sales_over_time(
+async def _scanned_sales_over_time(
     session: AsyncSession,
     event_id: int,
     bucket: str,
@@ -175,30 +189,7 @@ def merge_small_groups(counts: dict[str, int]) -> list[tuple[str, int]]:
     return [*kept, ("other", other)] if other else kept
 
 
-async def _buyer_groups(session: AsyncSession, event_id: int, column: Any) -> dict[str, int]:
-    rows = await session.execute(
-        select(column, func.count(distinct(col(Order.buyer_id))))
-        .join(User, col(User.id) == col(Order.buyer_id))
-        .where(col(Order.event_id) == event_id, col(Order.status) == "PAID")
-        .group_by(column)
-    )
-    return {("unknown" if r[0] is None else str(r[0])): int(r[1]) for r in rows}
-
-
-async def age_bands(
-    session: AsyncSession, event_id: int, year: int | None = None
-) -> list[tuple[str, int]]:
-    this_year = year or datetime.now(UTC).year
-    age = this_year - col(User.birth_year)
-    band = case(*[(age.between(low, high), label) for low, high, label in AGE_BANDS], else_=None)
-    return merge_small_groups(await _buyer_groups(session, event_id, band))
-
-
-async def countries(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
-    return merge_small_groups(await _buyer_groups(session, event_id, col(User.country)))
-
-
-async def promo_code_uses(
+async def _scanned_promo_code_uses(
     session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
 ) -> list[tuple[str, int]]:
     """Orders per promo code among orders paid in the window (codes are not personal data)."""
@@ -227,12 +218,10 @@ class OrganizerTotals:
     ]  # net revenue per currency: amounts in different currencies never add up
 
 
-async def organizer_totals(
+async def _scanned_organizer_totals(
     session: AsyncSession, organizer_id: int | None, start: datetime | None, end: datetime | None
 ) -> OrganizerTotals:
     """Across one organizer's events (None: the whole platform), orders paid in [start, end)."""
-    from eventhub.models import Event
-
     conditions: list[ColumnElement[bool]] = [col(Order.status).in_(PAID_ONCE)]
     if organizer_id is not None:
         conditions.append(col(Event.organizer_id) == organizer_id)
@@ -277,35 +266,203 @@ async def organizer_totals(
     )
 
 
-async def users_by_role(session: AsyncSession) -> list[tuple[str, int]]:
-    from eventhub.models.users import ROLES
+# --- from the maintained figures -----------------------------------------------------------
 
-    counts = []
-    for role in ROLES:
-        pattern = f"%{role}%"
-        counts.append(
-            (
-                role,
-                int(
-                    await session.scalar(
-                        select(func.count(col(User.id))).where(
-                            col(User.roles).like(pattern), col(User.is_active)
-                        )
-                    )
-                    or 0
-                ),
+
+def _on_the_hour(moment: datetime | None) -> bool:
+    return moment is None or (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+
+
+def _maintained(start: datetime | None, end: datetime | None) -> bool:
+    """Whether the window is whole hours, which the hourly figures can answer exactly."""
+    return _on_the_hour(start) and _on_the_hour(end)
+
+
+def _hours(table: Table, start: datetime | None, end: datetime | None) -> list[Any]:
+    conditions = []
+    if start is not None:
+        conditions.append(table.c.hour >= start)
+    if end is not None:
+        conditions.append(table.c.hour < end)
+    return conditions
+
+
+def _sum(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0)
+
+
+async def totals(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> Totals:
+    if not _maintained(start, end):
+        return await _scanned_totals(session, event_id, start, end)
+    table = EVENT_SALES if start is None and end is None else SALES_HOURS
+    c = table.c
+    row = (
+        await session.execute(
+            select(_sum(c.tickets), _sum(c.gross), _sum(c.discounts), _sum(c.refunds))
+            .add_columns(_sum(c.checked_in))
+            .where(
+                c.event_id == event_id, *([] if table is EVENT_SALES else _hours(table, start, end))
             )
         )
-    return counts
+    ).one()
+    return Totals(*(int(v) for v in row))
+
+
+async def by_ticket_type(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> list[TierSales]:
+    if not _maintained(start, end):
+        return await _scanned_by_ticket_type(session, event_id, start, end)
+    table = TIER_SALES if start is None and end is None else TIER_SALES_HOURS
+    c = table.c
+    rows = await session.execute(
+        select(c.ticket_type_id, _sum(c.seats), _sum(c.revenue))
+        .where(c.event_id == event_id, *([] if table is TIER_SALES else _hours(table, start, end)))
+        .group_by(c.ticket_type_id)
+    )
+    return [TierSales(int(r[0]), int(r[1]), int(r[2])) for r in rows if r[1] or r[2]]
+
+
+def _hour_bucket(session: AsyncSession, bucket: str) -> Any:
+    hour = SALES_HOURS.c.hour
+    if bucket == "hour":
+        return hour
+    if _dialect(session) == "postgresql":
+        return func.date_trunc("day", hour, "UTC")
+    return func.strftime("%Y-%m-%d 00:00:00", hour)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+async def sales_over_time(
+    session: AsyncSession,
+    event_id: int,
+    bucket: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Bucket]:
+    """Tickets and revenue of PAID orders per hour or day (UTC)."""
+    if not _maintained(start, end):
+        return await _scanned_sales_over_time(session, event_id, bucket, start, end)
+    c = SALES_HOURS.c
+    expr = _hour_bucket(session, bucket).label("bucket")
+    rows = await session.execute(
+        select(expr, func.sum(c.seats), func.sum(c.paid_total))
+        .where(c.event_id == event_id, c.paid_orders > 0, *_hours(SALES_HOURS, start, end))
+        .group_by(expr)
+        .order_by(expr)
+    )
+    return [Bucket(_as_utc(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
+
+
+async def promo_code_uses(
+    session: AsyncSession, event_id: int, start: datetime | None = None, end: datetime | None = None
+) -> list[tuple[str, int]]:
+    """Orders per promo code among orders paid in the window (codes are not personal data)."""
+    if not _maintained(start, end):
+        return await _scanned_promo_code_uses(session, event_id, start, end)
+    c = PROMO_SALES_HOURS.c
+    uses = func.sum(c.orders)
+    rows = await session.execute(
+        select(c.promo_code, uses)
+        .where(c.event_id == event_id, *_hours(PROMO_SALES_HOURS, start, end))
+        .group_by(c.promo_code)
+        .having(uses > 0)
+        .order_by(uses.desc(), c.promo_code)
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+async def _buyer_groups(session: AsyncSession, event_id: int, column: Any) -> dict[str, int]:
+    """Distinct buyers of PAID orders per label (a buyer is in exactly one group)."""
+    c = EVENT_BUYER_GROUPS.c
+    rows = await session.execute(
+        select(column, func.sum(c.buyers))
+        .where(c.event_id == event_id, c.buyers > 0)
+        .group_by(column)
+    )
+    counts: dict[str, int] = {}
+    for label, n in rows:
+        key = "unknown" if label is None or label == "" else str(label)
+        counts[key] = counts.get(key, 0) + int(n)
+    return {k: v for k, v in counts.items() if v}
+
+
+async def age_bands(
+    session: AsyncSession, event_id: int, year: int | None = None
+) -> list[tuple[str, int]]:
+    this_year = year or datetime.now(UTC).year
+    birth_year = EVENT_BUYER_GROUPS.c.birth_year
+    age = this_year - birth_year
+    band = case(
+        *[(and_(birth_year != 0, age.between(low, high)), label) for low, high, label in AGE_BANDS],
+        else_=None,
+    )
+    return merge_small_groups(await _buyer_groups(session, event_id, band))
+
+
+async def countries(session: AsyncSession, event_id: int) -> list[tuple[str, int]]:
+    return merge_small_groups(await _buyer_groups(session, event_id, EVENT_BUYER_GROUPS.c.country))
+
+
+async def organizer_totals(
+    session: AsyncSession, organizer_id: int | None, start: datetime | None, end: datetime | None
+) -> OrganizerTotals:
+    """Across one organizer's events (None: the whole platform), orders paid in [start, end)."""
+    if not _maintained(start, end):
+        return await _scanned_organizer_totals(session, organizer_id, start, end)
+    whole = start is None and end is None
+    table = EVENT_SALES if whole else SALES_HOURS
+    c = table.c
+    conditions: list[Any] = [] if whole else _hours(table, start, end)
+    if organizer_id is not None:
+        owned = select(col(Event.id)).where(col(Event.organizer_id) == organizer_id)
+        conditions.append(c.event_id.in_(owned.scalar_subquery()))
+    rows = (
+        await session.execute(
+            select(
+                c.currency,
+                _sum(c.orders),
+                _sum(c.tickets),
+                _sum(c.gross),
+                _sum(c.refunds),
+            )
+            .where(*conditions)
+            .group_by(c.currency)
+        )
+    ).all()
+    events = await session.scalar(
+        select(func.count(distinct(c.event_id))).where(*conditions, c.orders > 0)
+    )
+    return OrganizerTotals(
+        int(events or 0),
+        sum(int(r[1]) for r in rows),
+        sum(int(r[2]) for r in rows),
+        sum(int(r[3]) for r in rows),
+        sum(int(r[4]) for r in rows),
+        {str(r[0]): int(r[3]) - int(r[4]) for r in rows if r[1]},
+    )
+
+
+async def users_by_role(session: AsyncSession) -> list[tuple[str, int]]:
+    """Active accounts per role, as the users triggers keep them (models/sales.py)."""
+    from eventhub.models.users import ROLES
+
+    counts = dict((await session.execute(select(ROLE_COUNTS.c.role, ROLE_COUNTS.c.users))).all())
+    return [(role, int(counts.get(role, 0))) for role in ROLES]
 
 
 async def top_events(session: AsyncSession, limit: int = 10) -> list[tuple[int, int]]:
-    """(event id, tickets sold) of the best-selling events."""
+    """(event id, tickets sold) of the best-selling events: the top of an index."""
+    c = EVENT_SALES.c
     rows = await session.execute(
-        select(col(Ticket.event_id), func.count(col(Ticket.id)))
-        .where(col(Ticket.status) != "VOID")
-        .group_by(col(Ticket.event_id))
-        .order_by(func.count(col(Ticket.id)).desc())
+        select(c.event_id, c.tickets)
+        .where(c.tickets > 0)
+        .order_by(c.tickets.desc(), c.event_id)
         .limit(limit)
     )
     return [(int(r[0]), int(r[1])) for r in rows]

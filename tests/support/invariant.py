@@ -9,6 +9,7 @@ on an expired hold that could not re-take its seats is refunded at once).
 The fair-share counters match too: each buyer's `customer_holds.held` is the
 seats of that buyer's PENDING and PAID orders for the event, and
 `customer_pending.pending` counts the buyer's PENDING orders.
+And the analytics' maintained sales figures equal a recount from scratch.
 
 Also here: `HoldingProvider`, a payment provider that does not pay at once,
 so tests can make PENDING orders through the booking service.
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
+from eventhub.services import sales_rollup
 from eventhub.services.payments import PaymentInfo, RefundInfo
 from tests.support.outbox_invariant import outbox_problems
 
@@ -123,6 +125,8 @@ async def invariant_problems(session: AsyncSession) -> list[str]:
             )
     problems.extend(await fair_share_problems(session))
     problems.extend(await outbox_problems(session))
+    # The analytics' maintained figures equal a count from scratch (services/sales_rollup.py).
+    problems.extend(await sales_rollup.differences(session))
     return problems
 
 
