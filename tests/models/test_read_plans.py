@@ -6,8 +6,9 @@ then EXPLAINed with its own parameters and sequential scans priced out
 end (a Seq Scan, or an index scan with no condition that no LIMIT stops) has no
 index that could serve it. Analytics read the maintained figures: their whole
 history and windows of whole hours are covered; a window with minutes in it
-falls back to aggregating the orders and is not among these reads. A handful of rows is enough: what is
-checked is that an index *can* answer, not what the planner picks for a tiny table.
+falls back to aggregating the orders and is not among these reads. A handful
+of rows is enough: what is checked is that an index *can* answer, not what the
+planner picks for a tiny table.
 """
 
 from __future__ import annotations
