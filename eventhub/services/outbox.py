@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import CompoundSelect, Select, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Integer, Text
 
@@ -57,6 +57,24 @@ def _json_value(value: object) -> str:
     return str(value)
 
 
+def _rows_from_event(
+    kind: str, event_id: int, data: dict[str, Any], now: datetime, *, sold_out: bool = False
+) -> Select[Any]:
+    """SELECT one message row for the event (none if it does not exist, or is not sold out)."""
+    source = select(  # typed binds: asyncpg gets casts, SQLite the column's own format
+        literal(new_uid(), Text()),
+        literal(kind, Text()),
+        EVENTS.c.organizer_id,
+        literal(event_id, Integer()),
+        literal(_payload(kind, data, now), Text()),
+        literal(now, UTCDateTime()),
+    ).where(EVENTS.c.id == event_id)
+    return source.where(EVENTS.c.sold >= EVENTS.c.capacity) if sold_out else source
+
+
+COLUMNS = ["uid", "kind", "organizer_id", "event_id", "payload", "created_at"]
+
+
 async def emit(
     session: AsyncSession, kind: str, event_id: int, data: dict[str, Any], *, sold_out: bool = False
 ) -> None:
@@ -67,19 +85,8 @@ async def emit(
     caller holds the event row's lock (it has just taken seats), so of racing bookings
     exactly the one that took the last seat writes it.
     """
-    now = utc_now()
-    source = select(  # typed binds: asyncpg gets casts, SQLite the column's own format
-        literal(new_uid(), Text()),
-        literal(kind, Text()),
-        EVENTS.c.organizer_id,
-        literal(event_id, Integer()),
-        literal(_payload(kind, data, now), Text()),
-        literal(now, UTCDateTime()),
-    ).where(EVENTS.c.id == event_id)
-    if sold_out:
-        source = source.where(EVENTS.c.sold >= EVENTS.c.capacity)
-    columns = ["uid", "kind", "organizer_id", "event_id", "payload", "created_at"]
-    await session.execute(insert(MESSAGES).from_select(columns, source))
+    rows = _rows_from_event(kind, event_id, data, utc_now(), sold_out=sold_out)
+    await session.execute(insert(MESSAGES).from_select(COLUMNS, rows))
 
 
 def notify_organizer(
@@ -138,10 +145,21 @@ async def event_changed(session: AsyncSession, event: Event, kind: str) -> None:
 
 
 async def after_booking(session: AsyncSession, order: Order, event: Event) -> None:
-    """order.paid when paid at once; event.sold_out if this booking took the last seat."""
+    """order.paid when paid at once, event.sold_out if this booking took the last seat.
+
+    One statement: it runs while the booking holds the event row's lock, so one round
+    trip, not two, is what the outbox adds to the time that lock is held.
+    """
+    now = utc_now()
+    sold_out = _rows_from_event(
+        "event.sold_out", order.event_id, event_data(event), now, sold_out=True
+    )
     if order.status == "PAID":
-        await order_changed(session, order, "PAID")
-    await emit(session, "event.sold_out", order.event_id, event_data(event), sold_out=True)
+        paid = _rows_from_event("order.paid", order.event_id, order_data(order, "PAID"), now)
+        rows: Select[Any] | CompoundSelect[Any] = union_all(paid, sold_out)
+    else:
+        rows = sold_out
+    await session.execute(insert(MESSAGES).from_select(COLUMNS, rows))
 
 
 async def late_payment_accepted(session: AsyncSession, order: Order, event: Event | None) -> None:
