@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(10.0, gt=0, le=60)
     # 1: webhook endpoints may use http:// and loopback/private addresses (dev, tests).
     webhooks_allow_private: bool = False
+    # Outgoing e-mail (services/email_channel.py): SMTP when a URL is set, else .eml files.
+    smtp_url: str = ""
+    mail_dir: Path = Path("./mail")
+    mail_from: str = "EventHub <no-reply@localhost>"
+    smtp_timeout: float = Field(10.0, gt=0, le=60)
     # Seconds before an event's startsAt when its doors open: offline scans dated
     # earlier are refused (REFUSED), never applied.
     doors_open_before: int = Field(14_400, ge=0)
@@ -173,6 +178,13 @@ class Settings(BaseSettings):
     def _rate_format(cls, value: str) -> str:
         if not _RATE.match(value):
             raise ValueError("must look like 600/minute (per second, minute or hour)")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_format(cls, value: str) -> str:
+        if value and not re.match(r"^smtps?://[^/]*[^/@:]", value):
+            raise ValueError("must look like smtp://[user:pass@]host[:587] or smtps://host[:465]")
         return value
 
     @model_validator(mode="after")

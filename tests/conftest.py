@@ -135,6 +135,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
         "upload_dir": tmp_path / "uploads",
+        "mail_dir": tmp_path / "mail",
         "sweep_interval_seconds": 0.2,
     }
     values.update(overrides)

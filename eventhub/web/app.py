@@ -208,7 +208,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             asyncio.create_task(keys.run()),
             asyncio.create_task(guard.run()),
         ]
-        app.state.outbox = build_deliverer(settings, state.session_factory)
+        app.state.outbox = build_deliverer(settings, state.session_factory, lambda: state.signer)
         tasks.append(asyncio.create_task(app.state.outbox.run()))
         # SQLite cannot notify other worker processes: poll as a fallback there.
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else None

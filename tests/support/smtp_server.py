@@ -1,0 +1,74 @@
+"""A real SMTP server (aiosmtpd, on its own thread) that keeps what it accepts.
+
+`refuse(n)` makes it answer the next n messages' DATA with 451 (try again
+later), as a server with a full queue or greylisting does; each refusal is
+numbered in its text, so a test can tell which attempt the sender recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import threading
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.refused = 0
+        self._refuse_next = 0
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def refuse(self, count: int) -> None:
+        with self._lock:
+            self._refuse_next = count
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self._lock:
+            if self._refuse_next > 0:
+                self._refuse_next -= 1
+                self.refused += 1
+                return f"451 4.3.0 try again later (refusal {self.refused})"
+            parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            self.received.append((list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+    async def arrived(
+        self, count: int, within: float = 10.0
+    ) -> list[tuple[list[str], EmailMessage]]:
+        """At least `count` messages (waiting up to `within` s), else fail."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{len(self.received)} messages arrived, {count} awaited")
