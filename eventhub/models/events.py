@@ -12,8 +12,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, Uniq
 from sqlmodel import Field, SQLModel
 
 from eventhub.models.base import MinorUnits, UTCDateTime, utc_now
-
-EVENT_STATUSES = ("DRAFT", "PUBLISHED", "CANCELLED")
+from eventhub.models.statuses import EventStatus, status_check
 
 
 def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Column[int]:
@@ -35,7 +34,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("sold >= 0 AND sold <= capacity", name="sold_within_capacity"),
-        CheckConstraint("status IN ('DRAFT', 'PUBLISHED', 'CANCELLED')", name="status"),
+        CheckConstraint(status_check(EventStatus), name="status"),
         CheckConstraint(
             "max_per_customer IS NULL OR max_per_customer >= 1", name="max_per_customer_positive"
         ),
@@ -65,7 +64,7 @@ class Event(SQLModel, table=True):
     venue: str | None = Field(default=None, max_length=300)
     starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
     ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    status: str = Field(default="DRAFT", max_length=16, index=True)
+    status: str = Field(default=EventStatus.DRAFT, max_length=16, index=True)
     capacity: int
     sold: int = Field(default=0)
     currency: str = Field(default="USD", max_length=3)

@@ -8,17 +8,14 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, UniqueConst
 from sqlmodel import Field, SQLModel
 
 from eventhub.models.base import MinorUnits, UTCDateTime, utc_now
-
-ORDER_STATUSES = ("PENDING", "PAID", "EXPIRED", "CANCELLED", "REFUNDED")
+from eventhub.models.statuses import OrderStatus, PaymentStatus, status_check
 
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("buyer_id", "idempotency_key", name="uq_orders_buyer_idempotency"),
-        CheckConstraint(
-            "status IN ('PENDING', 'PAID', 'EXPIRED', 'CANCELLED', 'REFUNDED')", name="status"
-        ),
+        CheckConstraint(status_check(OrderStatus), name="status"),
         CheckConstraint(
             "subtotal_minor >= 0 AND discount_minor >= 0 AND total_minor >= 0", name="money"
         ),
@@ -35,7 +32,7 @@ class Order(SQLModel, table=True):
             Integer, ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False
         )
     )
-    status: str = Field(default="PENDING", max_length=16, index=True)
+    status: str = Field(default=OrderStatus.PENDING, max_length=16, index=True)
     promo_code_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("promo_codes.id", ondelete="RESTRICT"), index=True),
@@ -50,7 +47,7 @@ class Order(SQLModel, table=True):
     payment_provider: str = Field(default="offline", max_length=16)
     payment_intent_id: str | None = Field(default=None, max_length=255, unique=True)
     payment_client_secret: str | None = Field(default=None, max_length=255)
-    payment_status: str = Field(default="none", max_length=32)
+    payment_status: str = Field(default=PaymentStatus.NONE, max_length=32)
     refund_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

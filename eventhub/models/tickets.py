@@ -8,13 +8,12 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from eventhub.models.base import UTCDateTime, utc_now
-
-TICKET_STATUSES = ("VALID", "USED", "VOID")
+from eventhub.models.statuses import TicketStatus, status_check
 
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
-    __table_args__ = (CheckConstraint("status IN ('VALID', 'USED', 'VOID')", name="status"),)
+    __table_args__ = (CheckConstraint(status_check(TicketStatus), name="status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(
@@ -32,7 +31,7 @@ class Ticket(SQLModel, table=True):
             Integer, ForeignKey("ticket_types.id", ondelete="RESTRICT"), index=True, nullable=False
         )
     )
-    status: str = Field(default="VALID", max_length=8, index=True)
+    status: str = Field(default=TicketStatus.VALID, max_length=8, index=True)
     checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     checked_in_by_id: int | None = Field(
         default=None,

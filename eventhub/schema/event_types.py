@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from eventhub import models
 from eventhub.global_ids import encode_id
+from eventhub.models.statuses import EventStatus
 from eventhub.resolvers.events import event_cursor
 from eventhub.resolvers.outcomes import Result
 from eventhub.schema.common import (
@@ -29,12 +30,7 @@ from eventhub.services.events import EventChanges, NewEvent, NewTicketType, Unch
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
 
-
-@strawberry.enum
-class EventStatus(Enum):
-    DRAFT = "DRAFT"
-    PUBLISHED = "PUBLISHED"
-    CANCELLED = "CANCELLED"
+strawberry.enum(EventStatus)  # the stored statuses are the API's enum
 
 
 @strawberry.enum

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from eventhub import models
 from eventhub.global_ids import encode_id
+from eventhub.models.statuses import OrderStatus, TicketStatus
 from eventhub.resolvers.outcomes import Result
 from eventhub.resolvers.paging import id_cursor
 from eventhub.schema.common import (
@@ -26,21 +26,8 @@ from eventhub.schema.users import User
 from eventhub.services import access
 from eventhub.services.pagination import Page
 
-
-@strawberry.enum
-class OrderStatus(Enum):
-    PENDING = "PENDING"
-    PAID = "PAID"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-    REFUNDED = "REFUNDED"
-
-
-@strawberry.enum
-class TicketStatus(Enum):
-    VALID = "VALID"
-    USED = "USED"
-    VOID = "VOID"
+strawberry.enum(OrderStatus)  # the stored statuses are the API's enums
+strawberry.enum(TicketStatus)
 
 
 async def _tier(info: Info, tier_id: int, currency: str) -> TicketType:
@@ -131,7 +118,7 @@ class Order(Node):
             discount=Money.of(row.discount_minor, currency),
             total=Money.of(row.total_minor, currency),
             promo_code=row.promo_code,
-            expires_at=row.expires_at if row.status == "PENDING" else None,
+            expires_at=row.expires_at if row.status == OrderStatus.PENDING else None,
             created_at=row.created_at,
             row=row,
         )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from eventhub.models.statuses import OrderStatus
 from eventhub.resolvers import orders
 from eventhub.schema.order_types import (
     Order,
     OrderConnection,
     OrderPayload,
-    OrderStatus,
     ReserveTicketsInput,
 )
 from eventhub.schema.permissions import requires_role

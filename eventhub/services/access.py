@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from eventhub.models import Event
+from eventhub.models.statuses import EventStatus
 
 
 class Who(Protocol):
@@ -44,7 +45,7 @@ def may_manage_event(who: Who, event: Event) -> bool:
 
 def may_see_event(who: Who, event: Event) -> bool:
     """Drafts are visible only to their organizer and admins; the rest to anyone."""
-    return event.status != "DRAFT" or may_manage_event(who, event)
+    return event.status != EventStatus.DRAFT or may_manage_event(who, event)
 
 
 def may_scan(who: Who, organizer_id: int | None, *, staff: bool) -> bool:

@@ -32,9 +32,9 @@ from eventhub.models.sales import (
     TIER_SALES,
     TIER_SALES_HOURS,
 )
+from eventhub.models.statuses import PAID_ONCE, OrderStatus, TicketStatus
 
 K_ANONYMITY = 5
-PAID_ONCE = ("PAID", "REFUNDED")
 AGE_BANDS = (
     (0, 17, "<18"),
     (18, 24, "18-24"),
@@ -90,7 +90,7 @@ async def _scanned_totals(
     window = _window(event_id, start, end)
     paid_once = col(Order.status).in_(PAID_ONCE)
     total, discount = col(Order.total_minor), col(Order.discount_minor)
-    refunded = col(Order.status) == "REFUNDED"
+    refunded = col(Order.status) == OrderStatus.REFUNDED
     money = (
         await session.execute(
             select(
@@ -103,8 +103,8 @@ async def _scanned_totals(
     seats = (
         await session.execute(
             select(
-                func.count(col(Ticket.id)).filter(col(Ticket.status) != "VOID"),
-                func.count(col(Ticket.id)).filter(col(Ticket.status) == "USED"),
+                func.count(col(Ticket.id)).filter(col(Ticket.status) != TicketStatus.VOID),
+                func.count(col(Ticket.id)).filter(col(Ticket.status) == TicketStatus.USED),
             )
             .join(Order, col(Order.id) == col(Ticket.order_id))
             .where(*window)
@@ -126,7 +126,7 @@ async def _scanned_by_ticket_type(
             ),
         )
         .join(Order, col(Order.id) == col(OrderItem.order_id))
-        .where(*_window(event_id, start, end), col(Order.status) == "PAID")
+        .where(*_window(event_id, start, end), col(Order.status) == OrderStatus.PAID)
         .group_by(col(OrderItem.ticket_type_id))
     )
     return [TierSales(int(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in rows]
@@ -158,7 +158,7 @@ async def _scanned_sales_over_time(
     rows = await session.execute(
         select(expr, func.sum(seats.c.seats), func.sum(col(Order.total_minor)))
         .join(seats, seats.c.order_id == col(Order.id))
-        .where(*_window(event_id, start, end), col(Order.status) == "PAID")
+        .where(*_window(event_id, start, end), col(Order.status) == OrderStatus.PAID)
         .group_by(expr)
         .order_by(expr)
     )
@@ -197,7 +197,7 @@ async def _scanned_promo_code_uses(
         select(col(Order.promo_code), func.count(col(Order.id)))
         .where(
             *_window(event_id, start, end),
-            col(Order.status) == "PAID",
+            col(Order.status) == OrderStatus.PAID,
             col(Order.promo_code).is_not(None),
         )
         .group_by(col(Order.promo_code))
@@ -235,7 +235,7 @@ async def _scanned_organizer_totals(
         .where(*conditions)
         .subquery()
     )
-    refunded = case((joined.c.status == "REFUNDED", joined.c.total_minor), else_=0)
+    refunded = case((joined.c.status == OrderStatus.REFUNDED, joined.c.total_minor), else_=0)
     row = (
         await session.execute(
             select(
@@ -253,7 +253,7 @@ async def _scanned_organizer_totals(
     )
     seats = await session.scalar(
         select(func.count(col(Ticket.id))).where(
-            col(Ticket.status) != "VOID", col(Ticket.order_id).in_(select(joined.c.id))
+            col(Ticket.status) != TicketStatus.VOID, col(Ticket.order_id).in_(select(joined.c.id))
         )
     )
     return OrganizerTotals(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order, PromoCode, TicketType
+from eventhub.models.statuses import EventStatus, OrderStatus, PaymentStatus
 from eventhub.services import audit, booking_writes, fair_share, outbox, promos
 from eventhub.services.errors import (
     DomainError,
@@ -85,9 +86,9 @@ async def _load_sellable(
     session: AsyncSession, request: ReservationRequest, per_tier: dict[int, int], now: datetime
 ) -> tuple[Event, dict[int, TicketType]]:
     event = await session.get(Event, request.event_id)
-    if event is None or event.status == "DRAFT":
+    if event is None or event.status == EventStatus.DRAFT:
         raise NotFound("no such event", field="eventId")
-    if event.status == "CANCELLED":
+    if event.status == EventStatus.CANCELLED:
         raise SalesClosed("this event was cancelled", field="eventId")
     if now >= (event.ends_at or event.starts_at):
         raise SalesClosed("this event is over", field="eventId")
@@ -187,7 +188,7 @@ async def reserve(
     except DomainError:
         await session.rollback()
         raise
-    if order.status == "PENDING":
+    if order.status == OrderStatus.PENDING:
         from eventhub.services import orders  # the order state machine builds on booking
 
         return await orders.begin_payment(session, order, provider)
@@ -214,7 +215,7 @@ async def _write_order(
     values: dict[str, Any] = {
         "event_id": event.id,
         "buyer_id": actor.user_id,
-        "status": "PAID" if paid_now else "PENDING",
+        "status": OrderStatus.PAID if paid_now else OrderStatus.PENDING,
         "promo_code_id": promo.id if promo else None,
         "promo_code": promo.code if promo else None,
         "currency": event.currency,
@@ -224,7 +225,7 @@ async def _write_order(
         "expires_at": None if paid_now else now + timedelta(seconds=policy.hold_seconds),
         "idempotency_key": request.idempotency_key,
         "payment_provider": provider_name,
-        "payment_status": "succeeded" if paid_now else "requires_payment",
+        "payment_status": PaymentStatus.SUCCEEDED if paid_now else PaymentStatus.REQUIRES_PAYMENT,
         "created_at": now,
         "paid_at": now if paid_now else None,
     }

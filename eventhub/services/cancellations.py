@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
+from eventhub.models.statuses import OrderStatus
 from eventhub.services import access, audit, intent_cancels, orders, refunds, tickets
 from eventhub.services.errors import AlreadyCheckedIn, NotRefundable, ValidationFailed
 from eventhub.services.payments import PaymentProvider
@@ -27,12 +28,12 @@ async def cancel_order(
     """Buyer (or organizer/admin): release a hold, or refund a paid order before the event
     starts (by `now`, the request's instant)."""
     order, event = await orders.manageable(session, order_id, actor, buyer_ok=True)
-    if order.status == "PENDING":
+    if order.status == OrderStatus.PENDING:
         if await orders.cancel_hold(session, order, actor):
             await intent_cancels.cancel_intent(session, order_id, provider)
             return await orders.reload(session, order_id)
         order = await orders.reload(session, order_id)
-    if order.status == "PAID":
+    if order.status == OrderStatus.PAID:
         if await tickets.checked_in_count(session, order_id):
             raise AlreadyCheckedIn(
                 "a ticket of this order was checked in; only an admin can refund it, with a reason"
@@ -54,7 +55,7 @@ async def refund_order(
 ) -> Order:
     """Organizer or admin. After entry only an admin, with a reason: entry was what was paid for."""
     order, _event = await orders.manageable(session, order_id, actor, buyer_ok=False)
-    if order.status != "PAID":
+    if order.status != OrderStatus.PAID:
         raise NotRefundable(f"only paid orders can be refunded; this one is {order.status.lower()}")
     if await tickets.checked_in_count(session, order_id):
         if not access.may_refund_after_entry(actor):

@@ -19,6 +19,7 @@ from sqlmodel import col
 from eventhub.live import signals
 from eventhub.models import AuditEntry, Event, EventStaff, Ticket
 from eventhub.models.base import table_of
+from eventhub.models.statuses import TicketStatus
 from eventhub.services import access, audit, outbox
 from eventhub.services.errors import NotFound, PermissionDenied, ValidationFailed
 from eventhub.services.ticket_tokens import InvalidToken, TicketSigner
@@ -78,9 +79,9 @@ async def _admit(
             .where(
                 TICKETS.c.id == ticket_id,
                 TICKETS.c.event_id == event_id,
-                TICKETS.c.status == "VALID",
+                TICKETS.c.status == TicketStatus.VALID,
             )
-            .values(status="USED", checked_in_at=at, checked_in_by_id=by)
+            .values(status=TicketStatus.USED, checked_in_at=at, checked_in_by_id=by)
             .returning(*TICKETS.c)
         )
     ).first()
@@ -100,7 +101,7 @@ async def _outcome_after_miss(session: AsyncSession, ticket_id: int, event_id: i
         return Validation("INVALID")
     if ticket.event_id != event_id:
         return WRONG_EVENT
-    if ticket.status == "VOID":
+    if ticket.status == TicketStatus.VOID:
         return Validation("VOID", ticket)
     return Validation("ALREADY_USED", ticket, ticket.checked_in_at)
 

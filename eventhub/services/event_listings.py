@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from eventhub.models import Event, TicketType
 from eventhub.models.base import table_of
+from eventhub.models.statuses import EventStatus
 from eventhub.services.pagination import Page, fetch_page
 from eventhub.services.text_search import contains
 
@@ -73,7 +74,7 @@ async def published_events(
     """Published events that have not ended, soonest first."""
     now = datetime.now(UTC)
     conditions: list[ColumnElement[bool]] = [
-        col(Event.status) == "PUBLISHED",
+        col(Event.status) == EventStatus.PUBLISHED,
         func.coalesce(col(Event.ends_at), col(Event.starts_at)) >= now,
     ]
     if filters.search and filters.search.strip():

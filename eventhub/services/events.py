@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from eventhub.live import signals
 from eventhub.models import Event, EventStaff, Order, PromoCode, TicketType
+from eventhub.models.statuses import EventStatus, OrderStatus
 from eventhub.services import (
     access,
     audit,
@@ -215,7 +216,7 @@ async def update_event(
     session: AsyncSession, event_id: int, changes: EventChanges, actor: audit.Actor
 ) -> Event:
     event = await owned_event(session, event_id, actor, for_update=True)
-    if event.status == "CANCELLED":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("a cancelled event cannot be edited")
     if changes.name is not None:
         event.name = _text(changes.name, "name", 200)
@@ -269,10 +270,10 @@ async def _change_capacity(session: AsyncSession, event: Event, capacity: int) -
 
 async def publish_event(session: AsyncSession, event_id: int, actor: audit.Actor) -> Event:
     event = await owned_event(session, event_id, actor)
-    if event.status == "CANCELLED":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("a cancelled event cannot be published")
-    if event.status != "PUBLISHED":
-        event.status = "PUBLISHED"
+    if event.status != EventStatus.PUBLISHED:
+        event.status = EventStatus.PUBLISHED
         audit.record(session, actor, "event.publish", target_type="Event", target_id=event.id)
         await signals.changed(session, event_id)  # it joins the public listing
         await outbox.event_changed(session, event, "event.published")
@@ -284,7 +285,7 @@ async def add_ticket_type(
     session: AsyncSession, event_id: int, data: NewTicketType, actor: audit.Actor
 ) -> Event:
     event = await owned_event(session, event_id, actor)
-    if event.status == "CANCELLED":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("a cancelled event cannot be changed")
     existing = await list_ticket_types(session, event_id)
     if len(existing) >= MAX_TIERS:
@@ -312,7 +313,7 @@ async def add_promo_code(
     session: AsyncSession, event_id: int, data: promos.NewPromoCode, actor: audit.Actor
 ) -> Event:
     event = await owned_event(session, event_id, actor)
-    if event.status == "CANCELLED":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("a cancelled event cannot be changed")
     tiers = await list_ticket_types(session, event_id)
     promo = promos.build_promo(data, event.currency, tiers, field="input")
@@ -395,8 +396,8 @@ async def cancel_event(
     Safe to run again: a refund the provider failed is retried, finished ones are skipped.
     """
     event = await owned_event(session, event_id, actor)
-    if event.status != "CANCELLED":
-        event.status = "CANCELLED"
+    if event.status != EventStatus.CANCELLED:
+        event.status = EventStatus.CANCELLED
         audit.record(session, actor, "event.cancel", target_type="Event", target_id=event_id)
         await outbox.event_changed(session, event, "event.cancelled")
         await signals.changed(session, event_id)
@@ -405,12 +406,12 @@ async def cancel_event(
     for order_id in pending:
         # Fresh each time: a hold lost to the sweeper rolls back and expires loaded objects.
         hold = await orders.reload(session, order_id)
-        if hold.status == "PENDING" and await orders.cancel_hold(session, hold, actor):
+        if hold.status == OrderStatus.PENDING and await orders.cancel_hold(session, hold, actor):
             await intent_cancels.cancel_intent(session, order_id, provider)
     failures = 0
     for order_id in paid:
         order = await orders.reload(session, order_id)
-        if order.status != "PAID":
+        if order.status != OrderStatus.PAID:
             continue
         try:
             await refunds.refund_paid(

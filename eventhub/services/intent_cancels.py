@@ -16,13 +16,13 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import PaymentTask
+from eventhub.models.statuses import RELEASED
 from eventhub.services import late_payments, orders, payment_checks, payment_tasks
 from eventhub.services.errors import PaymentFailed
 from eventhub.services.payments import PaymentDeclined, PaymentProvider, ProviderUnavailable
 
 logger = logging.getLogger("eventhub.payments")
 CANCEL_INTENT = payment_tasks.CANCEL_INTENT
-RELEASED = ("EXPIRED", "CANCELLED")
 
 
 async def cancel_intent(session: AsyncSession, order_id: int, provider: PaymentProvider) -> str:

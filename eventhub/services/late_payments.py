@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order
+from eventhub.models.statuses import EventStatus, OrderStatus, PaymentStatus
 from eventhub.services import (
     audit,
     fair_share,
@@ -38,15 +39,19 @@ async def accept_late_payment(
     order_id = order.id
     released_as = order.status  # EXPIRED (hold ran out) or CANCELLED (buyer or payment gave up)
     event = await session.get(Event, order.event_id)
-    if released_as == "EXPIRED" and event is not None and event.status != "CANCELLED":
+    if (
+        released_as == OrderStatus.EXPIRED
+        and event is not None
+        and event.status != EventStatus.CANCELLED
+    ):
         try:
             if not await orders.transition(
                 session,
                 order.id,
                 released_as,
-                "PAID",
+                OrderStatus.PAID,
                 paid_at=datetime.now(UTC),
-                payment_status="succeeded",
+                payment_status=PaymentStatus.SUCCEEDED,
             ):
                 await session.rollback()
                 return "raced"

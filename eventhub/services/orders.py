@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, PaymentTask
+from eventhub.models.statuses import HOLDING_SEATS, OrderStatus, PaymentStatus
 from eventhub.services import access, audit, fair_share, inventory, outbox, payment_tasks, tickets
 from eventhub.services.errors import (
     NotFound,
@@ -26,8 +27,6 @@ from eventhub.services.payments import (
     PaymentProvider,
     ProviderUnavailable,
 )
-
-LIVE_STATUSES = ("PENDING", "PAID")
 
 
 async def transition(
@@ -49,7 +48,7 @@ async def transition(
     )
     assert isinstance(result, CursorResult)
     won = bool(result.rowcount == 1)
-    if won and from_status == "PENDING":
+    if won and from_status == OrderStatus.PENDING:
         await fair_share.leave_pending(session, order_id)
     return won
 
@@ -71,16 +70,14 @@ async def seats_of(session: AsyncSession, order_id: int) -> dict[int, int]:
 async def release_seats(session: AsyncSession, order: Order) -> None:
     """Seats and promo use back; the caller has just won the status change."""
     assert order.id is not None
+    seats = await seats_of(session, order.id)
     await inventory.return_seats(
-        session,
-        order.event_id,
-        await seats_of(session, order.id),
-        order.promo_code_id,
-        order.buyer_id,
+        session, order.event_id, seats, order.promo_code_id, order.buyer_id
     )
 
 
-async def _reload(session: AsyncSession, order_id: int) -> Order:
+async def reload(session: AsyncSession, order_id: int) -> Order:
+    """The order as the database has it now (a rollback expires loaded objects)."""
     order = await session.get(Order, order_id, populate_existing=True)
     assert order is not None
     return order
@@ -90,7 +87,12 @@ async def expire_order(session: AsyncSession, order_id: int, now: datetime) -> b
     """Release one expired hold; a no-op when a payment or another sweeper got there first."""
     order = await session.get(Order, order_id)
     if order is None or not await transition(
-        session, order_id, "PENDING", "EXPIRED", expires_before=now, closed_at=now
+        session,
+        order_id,
+        OrderStatus.PENDING,
+        OrderStatus.EXPIRED,
+        expires_before=now,
+        closed_at=now,
     ):
         await session.rollback()
         return False
@@ -105,7 +107,7 @@ async def expire_order(session: AsyncSession, order_id: int, now: datetime) -> b
 async def expired_order_ids(session: AsyncSession, now: datetime, limit: int = 200) -> list[int]:
     rows = await session.scalars(
         select(col(Order.id))
-        .where(col(Order.status) == "PENDING", col(Order.expires_at) <= now)
+        .where(col(Order.status) == OrderStatus.PENDING, col(Order.expires_at) <= now)
         .order_by(col(Order.expires_at))
         .limit(limit)
     )
@@ -150,14 +152,16 @@ async def manageable(
 async def cancel_hold(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
     """PENDING → CANCELLED, seats back; False when a payment or the sweeper won first."""
     assert order.id is not None
-    if not await transition(session, order.id, "PENDING", "CANCELLED", closed_at=datetime.now(UTC)):
+    if not await transition(
+        session, order.id, OrderStatus.PENDING, OrderStatus.CANCELLED, closed_at=datetime.now(UTC)
+    ):
         await session.rollback()
         return False
     await release_seats(session, order)
     if order.payment_intent_id:
         payment_tasks.queue(session, order.id, payment_tasks.CANCEL_INTENT)
     audit.record(session, actor, "order.cancel", target_type="Order", target_id=order.id)
-    await outbox.order_changed(session, order, "CANCELLED")
+    await outbox.order_changed(session, order, OrderStatus.CANCELLED)
     await session.commit()
     return True
 
@@ -170,20 +174,15 @@ async def live_order_ids(session: AsyncSession, event_id: int) -> tuple[list[int
     """
     rows = await session.execute(
         select(col(Order.id), col(Order.status))
-        .where(col(Order.event_id) == event_id, col(Order.status).in_(LIVE_STATUSES))
+        .where(col(Order.event_id) == event_id, col(Order.status).in_(HOLDING_SEATS))
         .order_by(col(Order.id))
     )
     pairs = [(order_id, status) for order_id, status in rows.all() if order_id is not None]
     await session.commit()
     return (
-        [order_id for order_id, status in pairs if status == "PENDING"],
-        [order_id for order_id, status in pairs if status == "PAID"],
+        [order_id for order_id, status in pairs if status == OrderStatus.PENDING],
+        [order_id for order_id, status in pairs if status == OrderStatus.PAID],
     )
-
-
-async def reload(session: AsyncSession, order_id: int) -> Order:
-    """The order as the database has it now (a rollback expires loaded objects)."""
-    return await _reload(session, order_id)
 
 
 async def begin_payment(session: AsyncSession, order: Order, provider: PaymentProvider) -> Order:
@@ -195,13 +194,13 @@ async def begin_payment(session: AsyncSession, order: Order, provider: PaymentPr
         if await transition(
             session,
             order.id,
-            "PENDING",
-            "CANCELLED",
+            OrderStatus.PENDING,
+            OrderStatus.CANCELLED,
             closed_at=datetime.now(UTC),
-            payment_status="failed",
+            payment_status=PaymentStatus.FAILED,
         ):
             await release_seats(session, order)
-            await outbox.order_changed(session, order, "CANCELLED")
+            await outbox.order_changed(session, order, OrderStatus.CANCELLED)
             audit.record(
                 session,
                 audit.SYSTEM,
@@ -226,7 +225,7 @@ async def begin_payment(session: AsyncSession, order: Order, provider: PaymentPr
             .execution_options(synchronize_session=False)
         )
         await session.commit()
-    return await _reload(session, order.id)
+    return await reload(session, order.id)
 
 
 async def mark_paid(session: AsyncSession, order: Order, actor: audit.Actor) -> bool:
@@ -234,12 +233,17 @@ async def mark_paid(session: AsyncSession, order: Order, actor: audit.Actor) -> 
     assert order.id is not None
     now = datetime.now(UTC)
     if not await transition(
-        session, order.id, "PENDING", "PAID", paid_at=now, payment_status="succeeded"
+        session,
+        order.id,
+        OrderStatus.PENDING,
+        OrderStatus.PAID,
+        paid_at=now,
+        payment_status=PaymentStatus.SUCCEEDED,
     ):
         await session.rollback()
         return False
     tickets.issue_tickets(session, order.id, order.event_id, await items_of(session, order.id))
-    await outbox.order_changed(session, order, "PAID")
+    await outbox.order_changed(session, order, OrderStatus.PAID)
     audit.record(
         session,
         actor,
@@ -267,17 +271,17 @@ async def record_external_refund(
     if not await transition(
         session,
         order.id,
-        "PAID",
-        "REFUNDED",
+        OrderStatus.PAID,
+        OrderStatus.REFUNDED,
         refund_id=refund_id,
-        payment_status="refunded",
+        payment_status=PaymentStatus.REFUNDED,
         closed_at=datetime.now(UTC),
     ):
         await session.rollback()
         return False
     await tickets.void_tickets(session, order.id)
     await release_seats(session, order)
-    await outbox.order_changed(session, order, "REFUNDED")
+    await outbox.order_changed(session, order, OrderStatus.REFUNDED)
     audit.record(
         session,
         audit.SYSTEM,

@@ -22,13 +22,18 @@ from sqlalchemy.types import Integer, Text
 from eventhub.global_ids import encode_id
 from eventhub.models import Event, Order, OutboxMessage, Ticket
 from eventhub.models.base import UTCDateTime, table_of, utc_now
+from eventhub.models.statuses import OrderStatus
 from eventhub.services.money import from_minor
 
 MESSAGES = table_of(OutboxMessage)
 EVENTS = table_of(Event)
 
 # What organizers' endpoints may subscribe to.
-ORDER_KINDS = {"PAID": "order.paid", "REFUNDED": "order.refunded", "CANCELLED": "order.cancelled"}
+ORDER_KINDS = {
+    OrderStatus.PAID: "order.paid",
+    OrderStatus.REFUNDED: "order.refunded",
+    OrderStatus.CANCELLED: "order.cancelled",
+}
 EVENT_KINDS = ("event.published", "event.updated", "event.cancelled", "event.sold_out")
 KINDS = (*ORDER_KINDS.values(), "ticket.checked_in", *EVENT_KINDS)
 # Notices for an organizer themself (by e-mail), never sent to webhook endpoints.
@@ -118,7 +123,7 @@ def order_data(order: Order, status: str) -> dict[str, Any]:
     }
 
 
-async def order_changed(session: AsyncSession, order: Order, status: str) -> None:
+async def order_changed(session: AsyncSession, order: Order, status: OrderStatus) -> None:
     """The order just became `status` (PAID, REFUNDED or CANCELLED) in this transaction."""
     data = order_data(order, status)
     await emit(session, ORDER_KINDS[status], order.event_id, data)
@@ -154,8 +159,10 @@ async def after_booking(session: AsyncSession, order: Order, event: Event) -> No
     sold_out = _rows_from_event(
         "event.sold_out", order.event_id, event_data(event), now, sold_out=True
     )
-    if order.status == "PAID":
-        paid = _rows_from_event("order.paid", order.event_id, order_data(order, "PAID"), now)
+    if order.status == OrderStatus.PAID:
+        paid = _rows_from_event(
+            "order.paid", order.event_id, order_data(order, OrderStatus.PAID), now
+        )
         rows: Select[Any] | CompoundSelect[Any] = union_all(paid, sold_out)
     else:
         rows = sold_out
@@ -164,7 +171,7 @@ async def after_booking(session: AsyncSession, order: Order, event: Event) -> No
 
 async def late_payment_accepted(session: AsyncSession, order: Order, event: Event | None) -> None:
     """A released hold paid after all and re-took its seats: paid, and maybe sold out."""
-    await order_changed(session, order, "PAID")
+    await order_changed(session, order, OrderStatus.PAID)
     if event is not None:
         await emit(session, "event.sold_out", order.event_id, event_data(event), sold_out=True)
 

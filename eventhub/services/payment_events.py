@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Order, ProcessedProviderEvent
+from eventhub.models.statuses import RELEASED, OrderStatus
 from eventhub.services import audit, late_payments, orders, payment_checks
 from eventhub.services.payments import PaymentProvider
 
 logger = logging.getLogger("eventhub.payments")
-RELEASED = ("EXPIRED", "CANCELLED")
 MAX_ORDER_ID = 2**31 - 1  # ids are INTEGER columns; a larger one is no order of ours
 
 
@@ -104,7 +104,9 @@ async def _intent_event(
         await session.commit()
         return "mismatch"
     if kind == "payment_intent.succeeded":
-        if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
+        if order.status == OrderStatus.PENDING and await orders.mark_paid(
+            session, order, audit.SYSTEM
+        ):
             return "paid"
         order = await orders.reload(session, order_id)  # mark_paid may have rolled back
         if order.status in RELEASED:
@@ -114,10 +116,12 @@ async def _intent_event(
         # Not final at Stripe: the buyer may retry the same intent while the hold lasts.
         return (
             "hold kept for a retry"
-            if order.status == "PENDING"
+            if order.status == OrderStatus.PENDING
             else f"already {order.status.lower()}"
         )
-    if order.status == "PENDING" and await orders.cancel_hold(session, order, audit.SYSTEM):
+    if order.status == OrderStatus.PENDING and await orders.cancel_hold(
+        session, order, audit.SYSTEM
+    ):
         return "hold released"
     order = await orders.reload(session, order_id)
     return f"already {order.status.lower()}"
@@ -136,7 +140,9 @@ async def _charge_refunded(session: AsyncSession, charge: dict[str, Any]) -> str
     refund_id = refunds[0].get("id")
     assert order.id is not None
     order_id = order.id
-    if order.status == "PAID" and await orders.record_external_refund(session, order, refund_id):
+    if order.status == OrderStatus.PAID and await orders.record_external_refund(
+        session, order, refund_id
+    ):
         return "refunded"
     order = await orders.reload(session, order_id)
     return f"already {order.status.lower()}"

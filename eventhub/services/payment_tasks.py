@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Order, PaymentTask, Ticket
+from eventhub.models.statuses import TicketStatus
 
 REFUND = "refund"
 CANCEL_INTENT = "cancel_intent"
@@ -70,7 +71,7 @@ async def claim_new(
         conditions = [col(Order.id) == order_id, col(Order.status) == request.from_status]
         if request.before_entry:  # decided in the claim itself, so a scan cannot slip between
             used = select(col(Ticket.id)).where(
-                col(Ticket.order_id) == order_id, col(Ticket.status) == "USED"
+                col(Ticket.order_id) == order_id, col(Ticket.status) == TicketStatus.USED
             )
             conditions.append(~exists(used))
         touched = await session.execute(

@@ -21,11 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import AuditEntry, Order
+from eventhub.models.statuses import PAID_ONCE, RELEASED, OrderStatus
 from eventhub.services import audit, late_payments, orders, payment_checks
 from eventhub.services.payments.stripe_provider import StripeProvider
-
-SETTLED = ("PAID", "REFUNDED")
-RELEASED = ("EXPIRED", "CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -49,12 +47,12 @@ def _verdict(order: Order, intent: dict[str, Any]) -> str | None:
     intent_status = str(intent.get("status"))
     if intent_status == "succeeded" and _charge_refunded(intent):
         # Refunded in full at Stripe (an intent stays `succeeded` after a refund).
-        return "apply refund" if order.status == "PAID" else None
-    if intent_status == "succeeded" and order.status not in SETTLED:
+        return "apply refund" if order.status == OrderStatus.PAID else None
+    if intent_status == "succeeded" and order.status not in PAID_ONCE:
         return "apply payment"
-    if intent_status == "canceled" and order.status == "PENDING":
+    if intent_status == "canceled" and order.status == OrderStatus.PENDING:
         return "release hold"
-    if intent_status != "succeeded" and order.status in SETTLED:
+    if intent_status != "succeeded" and order.status in PAID_ONCE:
         return "report only"
     return None
 
@@ -129,7 +127,9 @@ async def _repair(
     if action == "apply payment":
         assert order.id is not None
         order_id = order.id
-        if order.status == "PENDING" and await orders.mark_paid(session, order, audit.SYSTEM):
+        if order.status == OrderStatus.PENDING and await orders.mark_paid(
+            session, order, audit.SYSTEM
+        ):
             return "fixed: paid"
         order = await orders.reload(session, order_id)  # mark_paid may have rolled back
         if order.status not in RELEASED:

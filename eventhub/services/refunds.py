@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order, PaymentTask
+from eventhub.models.statuses import OrderStatus, PaymentStatus
 from eventhub.services import audit, orders, outbox, payment_tasks, tickets
 from eventhub.services.errors import AlreadyCheckedIn, PaymentFailed
 from eventhub.services.payments import PaymentDeclined, PaymentProvider, ProviderUnavailable
@@ -44,12 +45,12 @@ async def refund_paid(
     """
     assert order.id is not None
     order_id = order.id
-    request = payment_tasks.Request("PAID", actor.user_id, action, reason, before_entry)
+    request = payment_tasks.Request(OrderStatus.PAID, actor.user_id, action, reason, before_entry)
     await settle(session, order_id, request, provider, actor)
     order = await orders.reload(session, order_id)
     if (
         before_entry
-        and order.status == "PAID"
+        and order.status == OrderStatus.PAID
         and await tickets.checked_in_count(session, order_id)
     ):
         raise AlreadyCheckedIn("a ticket of this order was checked in; only an admin can refund it")
@@ -144,18 +145,18 @@ async def _record(
         session,
         order.id,
         task.from_status,
-        "REFUNDED",
+        OrderStatus.REFUNDED,
         refund_id=refund.refund_id,
         closed_at=datetime.now(UTC),
-        payment_status="refunded",
+        payment_status=PaymentStatus.REFUNDED,
     )
     if recorded:
         details: dict[str, Any] = {"refund_id": refund.refund_id}
-        if task.from_status == "PAID":  # seats and tickets were the buyer's until now
+        if task.from_status == OrderStatus.PAID:  # seats and tickets were the buyer's until now
             used = await tickets.checked_in_count(session, order.id)
             await tickets.void_tickets(session, order.id)
             await orders.release_seats(session, order)
-            await outbox.order_changed(session, order, "REFUNDED")
+            await outbox.order_changed(session, order, OrderStatus.REFUNDED)
             details |= {"reason": task.reason, "amount_minor": order.total_minor}
             details |= {"checked_in": used} if used else {}
         if task.actor_id is not None and task.actor_id != actor.user_id:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Event, Order, OrderItem, Ticket
+from eventhub.models.statuses import TicketStatus
 from eventhub.services import access, audit
 
 
@@ -35,7 +36,7 @@ def ticket_rows(
             "order_id": order_id,
             "event_id": event_id,
             "ticket_type_id": tier_id,
-            "status": "VALID",
+            "status": TicketStatus.VALID,
             "created_at": now,
         }
         for tier_id, quantity in seats
@@ -46,8 +47,8 @@ def ticket_rows(
 async def void_tickets(session: AsyncSession, order_id: int) -> None:
     await session.execute(
         update(Ticket)
-        .where(col(Ticket.order_id) == order_id, col(Ticket.status) != "VOID")
-        .values(status="VOID")
+        .where(col(Ticket.order_id) == order_id, col(Ticket.status) != TicketStatus.VOID)
+        .values(status=TicketStatus.VOID)
         .execution_options(synchronize_session=False)
     )
 
@@ -57,7 +58,7 @@ async def checked_in_count(session: AsyncSession, order_id: int) -> int:
     count = await session.scalar(
         select(func.count())
         .select_from(Ticket)
-        .where(col(Ticket.order_id) == order_id, col(Ticket.status) == "USED")
+        .where(col(Ticket.order_id) == order_id, col(Ticket.status) == TicketStatus.USED)
     )
     return int(count or 0)
 

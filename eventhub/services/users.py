@@ -14,6 +14,7 @@ from sqlmodel import col
 from zxcvbn import zxcvbn
 
 from eventhub.models import Event, Order, RefreshToken, User
+from eventhub.models.statuses import PAID_ONCE
 from eventhub.models.users import ROLES
 from eventhub.services import audit
 from eventhub.services.errors import Conflict, EmailTaken, NotFound, ValidationFailed
@@ -269,10 +270,6 @@ async def load_users(session: AsyncSession, ids: list[int]) -> list[User | None]
     return [by_id.get(i) for i in ids]
 
 
-# Orders that make their buyer a customer of the event's organizer, who may then write to them.
-EMAIL_SHARING_ORDER_STATUSES = ("PAID", "REFUNDED")
-
-
 async def email_visibility(
     session: AsyncSession, viewer_id: int | None, viewer_is_admin: bool, user_ids: list[int]
 ) -> list[bool]:
@@ -295,7 +292,7 @@ async def email_visibility(
             .where(
                 col(Event.organizer_id) == viewer_id,
                 col(Order.buyer_id).in_(others),
-                col(Order.status).in_(EMAIL_SHARING_ORDER_STATUSES),
+                col(Order.status).in_(PAID_ONCE),
             )
             .distinct()
         )
