@@ -14,7 +14,7 @@ from typing import TypeVar, cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventhub.models import Event, TicketType
-from eventhub.services import analytics, events
+from eventhub.services import analytics, events, inventory
 
 T = TypeVar("T")
 # (id of the parsed operation, its variables): what a payload's encoded text depends on.
@@ -67,8 +67,7 @@ class State:
 
     @property
     def remaining(self) -> int:
-        tier_room = sum(max(t.seat_limit - t.sold, 0) for t in self.tiers)
-        return max(min(self.event.capacity - self.event.sold, tier_room), 0)
+        return inventory.event_remaining(self.event.capacity, self.event.sold, self.tiers)
 
 
 def state_loader(

@@ -25,7 +25,7 @@ from eventhub.schema.common import (
 )
 from eventhub.schema.directives import Cost
 from eventhub.schema.users import User
-from eventhub.services import event_listings
+from eventhub.services import event_listings, inventory
 from eventhub.services.events import EventChanges, NewEvent, NewTicketType, Unchanged
 from eventhub.services.pagination import Page
 from eventhub.services.promos import NewPromoCode
@@ -57,7 +57,7 @@ class TicketType(Node):
             price=Money.of(row.price_minor, currency),
             limit=row.seat_limit,
             sold=row.sold,
-            remaining=max(row.seat_limit - row.sold, 0),
+            remaining=inventory.tier_remaining(row),
             sales_start_at=row.sales_start_at,
             sales_end_at=row.sales_end_at,
         )
@@ -119,8 +119,7 @@ class Event(Node):
     async def remaining(self, info: Info) -> int:
         loaders = info.context.loaders
         tiers: list[event_listings.TierRow] = await loaders.tiers_by_event.load(self.row.id)
-        tier_room = sum(max(t.seat_limit - t.sold, 0) for t in tiers)
-        return max(min(self.capacity - self.sold, tier_room), 0)
+        return inventory.event_remaining(self.capacity, self.sold, tiers)
 
 
 @strawberry.type

@@ -16,9 +16,9 @@ database anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import CursorResult, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,28 @@ PROMOS = table_of(PromoCode)
 TIER_SOLD_OUT = "not enough tickets left in this tier"
 EVENT_SOLD_OUT = "the event is sold out"
 PROMO_USED_UP = "this promo code has been used up"
+
+
+class Tier(Protocol):
+    """What `remaining` reads of a tier: a TicketType, or a plain row of its table."""
+
+    @property
+    def seat_limit(self) -> int: ...
+    @property
+    def sold(self) -> int: ...
+
+
+def tier_remaining(tier: Tier) -> int:
+    """What a tier has left; never negative (a limit may be lowered below what it sold)."""
+    return max(tier.seat_limit - tier.sold, 0)
+
+
+def event_remaining(capacity: int, sold: int, tiers: Iterable[Tier]) -> int:
+    """What the event has left: its own room, but no more than its tiers have together.
+
+    One rule for the API's `remaining` and the live updates', so they never disagree.
+    """
+    return max(min(capacity - sold, sum(tier_remaining(t) for t in tiers)), 0)
 
 
 async def take_seats(
