@@ -26,6 +26,7 @@ from sqlmodel import col
 from eventhub.global_ids import decode_id
 from eventhub.models import Event, Order, OutboxDelivery, OutboxMessage, Ticket, TicketType, User
 from eventhub.models.base import table_of, utc_now
+from eventhub.models.statuses import EventStatus, OrderStatus
 from eventhub.services import mail_compose, outbox
 from eventhub.services.mail_compose import Envelope, EventInfo, TicketInfo
 from eventhub.services.mail_transport import MailTransport
@@ -77,7 +78,7 @@ class EmailChannel:
             return []
         if message.kind == "order.refunded":
             event = await session.get(Event, order.event_id)
-            if event is not None and event.status == "CANCELLED":
+            if event is not None and event.status == EventStatus.CANCELLED:
                 return []  # the event's cancellation notice tells this buyer (one notice)
         return await _email_of(session, order.buyer_id)
 
@@ -91,8 +92,8 @@ class EmailChannel:
             .where(
                 col(Order.event_id) == message.event_id,
                 or_(
-                    col(Order.status) == "PAID",
-                    (col(Order.status) == "REFUNDED")
+                    col(Order.status) == OrderStatus.PAID,
+                    (col(Order.status) == OrderStatus.REFUNDED)
                     & (col(Order.closed_at) >= message.created_at),
                 ),
             )
@@ -147,7 +148,7 @@ class EmailChannel:
         if message.kind == "order.refunded":
             total = f"{from_minor(order.total_minor, order.currency)} {order.currency}"
             return mail_compose.refund_notice(envelope, info, total)
-        if order.status != "PAID":
+        if order.status != OrderStatus.PAID:
             return f"the order is {order.status} now; its tickets are no longer valid"
         tickets = await self._tickets(session, order.id)
         # QR codes cost ~15 ms each to draw: off the event loop, which serves requests.
