@@ -13,7 +13,6 @@ import email
 import email.policy
 import io
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -37,13 +36,6 @@ from tests.support.smtp_server import SmtpServer
 from tests.support.webhooks import make_due, messages, outbox_settings
 
 TWO = {"capacity": 5, "ticketTypes": [{"name": "GA", "price": "10.00", "limit": 5}]}
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
