@@ -74,6 +74,7 @@ BAD_VALUES = {
     "schema, unknown database driver": ("schema", "EVENTHUB_DATABASE_URL", "mysql://db/x", None),
     "schema, rate limit": ("schema", "EVENTHUB_RATE_LIMIT", "lots", None),
     "schema, provider": ("schema", "EVENTHUB_PAYMENT_PROVIDER", "paypal", None),
+    "serve, smtp url": ("serve", "EVENTHUB_SMTP_URL", "http://mail.example.com", None),
     "db upgrade, negative ttl": ("db upgrade", "EVENTHUB_ACCESS_TOKEN_TTL", "-1", None),
     "serve, stripe without its key": (
         "serve",

@@ -13,6 +13,8 @@ import email
 import email.policy
 import io
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -31,7 +33,7 @@ from eventhub.services import outbox_delivery
 from eventhub.settings import Settings
 from eventhub.web.app import create_app
 from tests.support.factories import create_event, reserve
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import Account, GraphQLClient
 from tests.support.smtp_server import SmtpServer
 from tests.support.webhooks import make_due, messages, outbox_settings
 
@@ -193,10 +195,10 @@ def _args(claimed: Any) -> tuple[Any, Any]:
     return claimed.message, claimed.delivery
 
 
-async def test_without_an_smtp_url_mail_is_written_as_eml_files(settings: Settings) -> None:
-    """The default for `tasks.py run`: a new user sees the mail with no server."""
-    folder_settings = settings.model_copy(update={"smtp_url": ""})
-    app = create_app(folder_settings)
+@asynccontextmanager
+async def booked_on_own_app(settings: Settings) -> AsyncIterator[tuple[Account, dict[str, Any]]]:
+    """An app of these settings, running, with one order of one ticket paid: (buyer, order)."""
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -204,13 +206,19 @@ async def test_without_an_smtp_url_mail_is_written_as_eml_files(settings: Settin
             organizer = await local.register(organizer=True)
             event = await create_event(local, organizer, promoCodes=[], **TWO)
             buyer = await local.register()
-            order = (await reserve(local, buyer, event, {"GA": 1}))["order"]
-            files: list[Path] = []
-            for _ in range(200):
-                files = sorted(folder_settings.mail_dir.glob("*.eml"))
-                if files:
-                    break
-                await _pause()
+            yield buyer, (await reserve(local, buyer, event, {"GA": 1}))["order"]
+
+
+async def test_without_an_smtp_url_mail_is_written_as_eml_files(settings: Settings) -> None:
+    """The default for `tasks.py run`: a new user sees the mail with no server."""
+    folder_settings = settings.model_copy(update={"smtp_url": ""})
+    async with booked_on_own_app(folder_settings) as (buyer, order):
+        files: list[Path] = []
+        for _ in range(200):
+            files = sorted(folder_settings.mail_dir.glob("*.eml"))
+            if files:
+                break
+            await _pause()
     [file] = files
     mail = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
     assert isinstance(mail, EmailMessage)
@@ -224,3 +232,18 @@ async def test_without_an_smtp_url_mail_is_written_as_eml_files(settings: Settin
     assert token in text.get_content()
     assert ics.get_content_type() == "text/calendar"
     assert not list(folder_settings.mail_dir.glob("*.part"))
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # no cert here
+async def test_the_smtp_url_says_the_login(database_url: str, tmp_path: Path) -> None:
+    """smtp://user:pass@host:port logs in with them (percent-decoded) before sending."""
+    server = SmtpServer(credentials=("mailer", "p@ss:word")).start()
+    try:
+        url = f"smtp://mailer:p%40ss%3Aword@127.0.0.1:{server.port}"
+        settings = outbox_settings(database_url, tmp_path, smtp_url=url, smtp_timeout=2.0)
+        async with booked_on_own_app(settings) as (buyer, _):
+            [(recipients, _)] = await server.arrived(1)
+    finally:
+        server.stop()
+    assert recipients == [buyer.email]
+    assert server.logins == ["mailer"]

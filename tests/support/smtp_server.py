@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def _free_port() -> int:
@@ -27,13 +28,30 @@ def _free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        """With `credentials`, AUTH (PLAIN or LOGIN) with them is required before MAIL."""
         self.port = _free_port()
+        self.credentials = credentials
+        self.logins: list[str] = []
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.refused = 0
         self._refuse_next = 0
         self._lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if credentials is not None:  # over plain TCP here: the test has no certificate
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        login, password = data.login.decode(), data.password.decode()
+        self.logins.append(login)
+        return AuthResult(success=(login, password) == self.credentials)
 
     @property
     def url(self) -> str:
