@@ -247,3 +247,24 @@ async def test_the_smtp_url_says_the_login(database_url: str, tmp_path: Path) ->
         server.stop()
     assert recipients == [buyer.email]
     assert server.logins == ["mailer"]
+
+
+async def test_a_permanent_refusal_is_not_retried(
+    client: GraphQLClient, session: Any, smtp: SmtpServer
+) -> None:
+    """5xx means retrying cannot help: the delivery is FAILED after one attempt."""
+    smtp.refuse(1, code=550)
+    organizer = await client.register(organizer=True)
+    event = await create_event(client, organizer, promoCodes=[], **TWO)
+    buyer = await client.register()
+    await reserve(client, buyer, event, {"GA": 1})
+    for _ in range(200):
+        found = await email_deliveries(session)
+        if found and found[0].status != "PENDING":
+            break
+        await _pause()
+    [delivery] = found
+    assert (delivery.status, delivery.attempts) == ("FAILED", 1)
+    assert (delivery.last_error or "").startswith("550")
+    assert smtp.refused == 1
+    assert smtp.received == []

@@ -1,8 +1,9 @@
 """A real SMTP server (aiosmtpd, on its own thread) that keeps what it accepts.
 
 `refuse(n)` makes it answer the next n messages' DATA with 451 (try again
-later), as a server with a full queue or greylisting does; each refusal is
-numbered in its text, so a test can tell which attempt the sender recorded.
+later), as a server with a full queue or greylisting does, or with another
+code (550: refused for good); each refusal is numbered in its text, so a test
+can tell which attempt the sender recorded.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SmtpServer:
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.refused = 0
         self._refuse_next = 0
+        self._refuse_code = 451
         self._lock = threading.Lock()
         auth: dict[str, Any] = {}
         if credentials is not None:  # over plain TCP here: the test has no certificate
@@ -64,16 +66,18 @@ class SmtpServer:
     def stop(self) -> None:
         self.controller.stop()
 
-    def refuse(self, count: int) -> None:
+    def refuse(self, count: int, code: int = 451) -> None:
         with self._lock:
             self._refuse_next = count
+            self._refuse_code = code
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self._lock:
             if self._refuse_next > 0:
                 self._refuse_next -= 1
                 self.refused += 1
-                return f"451 4.3.0 try again later (refusal {self.refused})"
+                code = self._refuse_code
+                return f"{code} {code // 100}.3.0 refused (refusal {self.refused})"
             parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self.received.append((list(envelope.rcpt_tos), parsed))
