@@ -35,6 +35,7 @@ from eventhub.web.app import create_app
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import Account, GraphQLClient
 from tests.support.smtp_server import SmtpServer
+from tests.support.tls_cert import localhost_certificate
 from tests.support.webhooks import make_due, messages, outbox_settings
 
 TWO = {"capacity": 5, "ticketTypes": [{"name": "GA", "price": "10.00", "limit": 5}]}
@@ -268,3 +269,26 @@ async def test_a_permanent_refusal_is_not_retried(
     assert (delivery.last_error or "").startswith("550")
     assert smtp.refused == 1
     assert smtp.received == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # smtps is TLS
+@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
+async def test_tls_as_the_url_says(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """smtp:// upgrades with STARTTLS (the server requires it, and AUTH only after it);
+    smtps:// speaks TLS from the first byte. The certificate is verified (trusted here)."""
+    cert_file, context = localhost_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # OpenSSL's trust store for this test
+    tls = {"starttls": context} if scheme == "smtp" else {"implicit_tls": context}
+    server = SmtpServer(credentials=("mailer", "secret"), **tls).start()
+    try:
+        url = f"{scheme}://mailer:secret@127.0.0.1:{server.port}"
+        settings = outbox_settings(database_url, tmp_path, smtp_url=url, smtp_timeout=2.0)
+        async with booked_on_own_app(settings) as (buyer, _):
+            [(recipients, _)] = await server.arrived(1)
+    finally:
+        server.stop()
+    assert recipients == [buyer.email]
+    assert server.logins == ["mailer"]
+    assert server.secure == [True]

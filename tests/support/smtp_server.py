@@ -12,6 +12,7 @@ import asyncio
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
 from email.message import EmailMessage
@@ -29,8 +30,15 @@ def _free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
-        """With `credentials`, AUTH (PLAIN or LOGIN) with them is required before MAIL."""
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """With `credentials`, AUTH (PLAIN or LOGIN) with them is required before MAIL;
+        with `starttls`, STARTTLS is offered and required; `implicit_tls`: TLS from the start.
+        """
         self.port = _free_port()
         self.credentials = credentials
         self.logins: list[str] = []
@@ -39,14 +47,19 @@ class SmtpServer:
         self._refuse_next = 0
         self._refuse_code = 451
         self._lock = threading.Lock()
-        auth: dict[str, Any] = {}
-        if credentials is not None:  # over plain TCP here: the test has no certificate
-            auth = {
+        options: dict[str, Any] = {}
+        if credentials is not None:
+            options |= {
                 "authenticator": self._authenticate,
                 "auth_required": True,
-                "auth_require_tls": False,
+                "auth_require_tls": starttls is not None,
             }
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+        if starttls is not None:
+            options |= {"tls_context": starttls, "require_starttls": True}
+        if implicit_tls is not None:
+            options |= {"ssl_context": implicit_tls}
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
+        self.secure: list[bool] = []
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
@@ -78,6 +91,7 @@ class SmtpServer:
                 self.refused += 1
                 code = self._refuse_code
                 return f"{code} {code // 100}.3.0 refused (refusal {self.refused})"
+            self.secure.append(server.transport.get_extra_info("ssl_object") is not None)
             parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self.received.append((list(envelope.rcpt_tos), parsed))
