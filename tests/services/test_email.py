@@ -235,21 +235,6 @@ async def test_without_an_smtp_url_mail_is_written_as_eml_files(settings: Settin
     assert not list(folder_settings.mail_dir.glob("*.part"))
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # no cert here
-async def test_the_smtp_url_says_the_login(database_url: str, tmp_path: Path) -> None:
-    """smtp://user:pass@host:port logs in with them (percent-decoded) before sending."""
-    server = SmtpServer(credentials=("mailer", "p@ss:word")).start()
-    try:
-        url = f"smtp://mailer:p%40ss%3Aword@127.0.0.1:{server.port}"
-        settings = outbox_settings(database_url, tmp_path, smtp_url=url, smtp_timeout=2.0)
-        async with booked_on_own_app(settings) as (buyer, _):
-            [(recipients, _)] = await server.arrived(1)
-    finally:
-        server.stop()
-    assert recipients == [buyer.email]
-    assert server.logins == ["mailer"]
-
-
 async def test_a_permanent_refusal_is_not_retried(
     client: GraphQLClient, session: Any, smtp: SmtpServer
 ) -> None:
@@ -271,19 +256,21 @@ async def test_a_permanent_refusal_is_not_retried(
     assert smtp.received == []
 
 
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # smtps is TLS
-@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
-async def test_tls_as_the_url_says(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # plain, smtps
+@pytest.mark.parametrize("tls", ["none", "starttls", "implicit"])
+async def test_login_and_tls_as_the_url_says(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls: str
 ) -> None:
-    """smtp:// upgrades with STARTTLS (the server requires it, and AUTH only after it);
-    smtps:// speaks TLS from the first byte. The certificate is verified (trusted here)."""
+    """smtp://user:pass@host:port logs in with them (percent-decoded); smtp:// upgrades
+    with STARTTLS when offered (this server requires it, and AUTH only after it); smtps://
+    speaks TLS from the first byte. The certificate is verified (trusted here)."""
     cert_file, context = localhost_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # OpenSSL's trust store for this test
-    tls = {"starttls": context} if scheme == "smtp" else {"implicit_tls": context}
-    server = SmtpServer(credentials=("mailer", "secret"), **tls).start()
+    options = {"none": {}, "starttls": {"starttls": context}, "implicit": {"implicit_tls": context}}
+    server = SmtpServer(credentials=("mailer", "p@ss:word"), **options[tls]).start()
     try:
-        url = f"{scheme}://mailer:secret@127.0.0.1:{server.port}"
+        scheme = "smtps" if tls == "implicit" else "smtp"
+        url = f"{scheme}://mailer:p%40ss%3Aword@127.0.0.1:{server.port}"
         settings = outbox_settings(database_url, tmp_path, smtp_url=url, smtp_timeout=2.0)
         async with booked_on_own_app(settings) as (buyer, _):
             [(recipients, _)] = await server.arrived(1)
@@ -291,4 +278,4 @@ async def test_tls_as_the_url_says(
         server.stop()
     assert recipients == [buyer.email]
     assert server.logins == ["mailer"]
-    assert server.secure == [True]
+    assert server.secure == [tls != "none"]
