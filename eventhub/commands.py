@@ -105,8 +105,8 @@ async def export_tickets(settings: Settings, event_id: str) -> int:
 async def reconcile_payments(settings: Settings, since: str | None, fix: bool) -> int:
     from datetime import UTC, datetime
 
-    from eventhub.services.payments.stripe_provider import StripeProvider
-    from eventhub.services.reconciliation import reconcile
+    from eventhub.services.payments.stripe import StripeProvider
+    from eventhub.services.payments.stripe.reconcile import reconcile
 
     try:
         start = datetime.fromisoformat(since) if since else None

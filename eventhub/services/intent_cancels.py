@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import PaymentTask
 from eventhub.models.statuses import RELEASED
-from eventhub.services import late_payments, orders, payment_checks, payment_tasks
+from eventhub.services import orders, payment_received, payment_tasks
 from eventhub.services.errors import PaymentFailed
 from eventhub.services.payments import PaymentDeclined, PaymentProvider, ProviderUnavailable
+from eventhub.services.payments.stripe import intent_checks
 
 logger = logging.getLogger("eventhub.payments")
 CANCEL_INTENT = payment_tasks.CANCEL_INTENT
@@ -69,16 +70,15 @@ async def _carry_out(session: AsyncSession, task: PaymentTask, provider: Payment
     if status == "canceled":
         return await _finish(session, task, "canceled")
     if status == "succeeded":  # paid before we could cancel: the late-payment rule applies
-        problem = payment_checks.intent_mismatch(order, intent)
+        problem = intent_checks.intent_mismatch(order, intent)
         if problem is not None:  # not what we asked for: a human decides (reconcile lists it)
-            payment_checks.record_mismatch(session, order, intent, problem, "cancel")
+            intent_checks.record_mismatch(session, order, intent, problem, "cancel")
             return await _finish(session, task, "mismatch")
         await _finish(session, task, "paid")
         order = await orders.reload(session, task.order_id)
-        if order.status in RELEASED:
-            # A refund Stripe did not confirm stays claimed: `refunds.retry_due` finishes it.
-            with contextlib.suppress(PaymentFailed):
-                await late_payments.accept_late_payment(session, order, provider)
+        # A refund Stripe did not confirm stays claimed: `refunds.retry_due` finishes it.
+        with contextlib.suppress(PaymentFailed):
+            await payment_received.apply_succeeded_payment(session, order, provider)
         return "paid"
     await payment_tasks.release(session, task)  # processing: ask again later
     return "pending"

@@ -38,7 +38,7 @@ from eventhub.services.clock import SYSTEM_CLOCK, Clock
 from eventhub.services.hold_sweeper import run_sweeper
 from eventhub.services.limit_storage import LimitStorage
 from eventhub.services.payments import OfflineProvider, PaymentProvider
-from eventhub.services.payments.stripe_provider import StripeProvider
+from eventhub.services.payments.stripe import StripeProvider
 from eventhub.services.redis_link import RedisLink
 from eventhub.services.ticket_tokens import TicketSigner
 from eventhub.settings import Settings, get_settings

@@ -5,8 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from eventhub.services import payment_events
-from eventhub.services.payments.stripe_provider import InvalidWebhook, StripeProvider
+from eventhub.services.payments.stripe import InvalidWebhook, StripeProvider, webhook_events
 
 
 async def stripe_webhook(request: Request) -> JSONResponse:
@@ -20,5 +19,5 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     except InvalidWebhook as error:
         return JSONResponse({"error": str(error)}, status_code=400)
     async with state.session_factory() as session:
-        outcome = await payment_events.handle_event(session, provider, event)
+        outcome = await webhook_events.handle_event(session, provider, event)
     return JSONResponse({"received": True, "outcome": outcome})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventhub.services.reconciliation import Mismatch
+from eventhub.services.payments.stripe.reconcile import Mismatch
 from eventhub.settings import Settings
 from tests.services.test_reconciliation import eventhub_cli, held, order_of, run_reconcile
 from tests.support import stripe_fixtures

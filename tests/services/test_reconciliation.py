@@ -18,7 +18,7 @@ import pytest
 
 from eventhub.global_ids import decode_id
 from eventhub.services.hold_sweeper import sweep_once
-from eventhub.services.reconciliation import Mismatch, reconcile
+from eventhub.services.payments.stripe.reconcile import Mismatch, reconcile
 from eventhub.settings import Settings
 from tests.conftest import TEST_SECRET, TEST_TICKET_KEY
 from tests.support import stripe_fixtures

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import AuditEntry, Order
-from eventhub.models.statuses import PAID_ONCE, RELEASED, OrderStatus
-from eventhub.services import audit, late_payments, orders, payment_checks
-from eventhub.services.payments.stripe_provider import StripeProvider
+from eventhub.models.statuses import PAID_ONCE, OrderStatus
+from eventhub.services import audit, orders, payment_received
+from eventhub.services.payments.stripe import intent_checks
+from eventhub.services.payments.stripe.client import StripeProvider
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _charge_refunded(intent: dict[str, Any]) -> bool:
 
 def _verdict(order: Order, intent: dict[str, Any]) -> str | None:
     """What to do, or None when both sides agree."""
-    problem = payment_checks.intent_mismatch(order, intent)
+    problem = intent_checks.intent_mismatch(order, intent)
     if problem is not None:
         return f"report only: {problem}"
     intent_status = str(intent.get("status"))
@@ -88,7 +89,7 @@ async def _audited_mismatches(
 
     These may come from intents the order never had, which the loop over orders
     cannot see; they are reported, never repaired."""
-    query = select(AuditEntry).where(col(AuditEntry.action) == payment_checks.MISMATCH_ACTION)
+    query = select(AuditEntry).where(col(AuditEntry.action) == intent_checks.MISMATCH_ACTION)
     if since is not None:
         query = query.where(col(AuditEntry.at) >= since)
     entries = (await session.scalars(query.order_by(col(AuditEntry.id)))).all()
@@ -124,17 +125,9 @@ async def _repair(
         if await orders.record_external_refund(session, order, refund_id):
             return "fixed: refunded"
         return action
-    if action == "apply payment":
-        assert order.id is not None
-        order_id = order.id
-        if order.status == OrderStatus.PENDING and await orders.mark_paid(
-            session, order, audit.SYSTEM
-        ):
-            return "fixed: paid"
-        order = await orders.reload(session, order_id)  # mark_paid may have rolled back
-        if order.status not in RELEASED:
-            return f"already {order.status.lower()}"
-        return "fixed: " + await late_payments.accept_late_payment(session, order, provider)
+    if action == "apply payment":  # as its webhook would have
+        outcome = await payment_received.apply_succeeded_payment(session, order, provider)
+        return outcome if outcome.startswith("already ") else f"fixed: {outcome}"
     if action == "release hold" and await orders.cancel_hold(session, order, audit.SYSTEM):
         return "fixed: hold released"
     return action

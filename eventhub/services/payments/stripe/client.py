@@ -22,13 +22,13 @@ from typing import Any
 import stripe
 
 from eventhub.models import Order
-from eventhub.services.payments import stripe_events
 from eventhub.services.payments.base import (
     PaymentDeclined,
     PaymentInfo,
     ProviderUnavailable,
     RefundInfo,
 )
+from eventhub.services.payments.stripe import event_shape
 
 
 class InvalidWebhook(Exception):
@@ -182,6 +182,6 @@ class StripeProvider:
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise InvalidWebhook(f"signature verification failed: {error}") from None
         try:
-            return stripe_events.parse_event(payload)
-        except stripe_events.MalformedEvent as error:
+            return event_shape.parse_event(payload)
+        except event_shape.MalformedEvent as error:
             raise InvalidWebhook(f"not a Stripe event: {error}") from None

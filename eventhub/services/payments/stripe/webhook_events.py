@@ -1,11 +1,11 @@
-"""What a verified payment-provider event does to our orders.
+"""What a verified Stripe webhook event does to our orders.
 
 Replays are harmless twice over: an event id already recorded is skipped,
 and every state change is a conditional update that a second delivery
 cannot repeat. An event for an order we do not know is logged and
 acknowledged, so the provider stops retrying it. A `payment_intent.*` event
 changes an order only when the intent is the order's own for exactly its
-total (services/payment_checks.py); any other is audited as `payment.mismatch`
+total (`intent_checks`); any other is audited as `payment.mismatch`
 for `eventhub payments reconcile` and changes nothing.
 """
 
@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from eventhub.models import Order, ProcessedProviderEvent
-from eventhub.models.statuses import RELEASED, OrderStatus
-from eventhub.services import audit, late_payments, orders, payment_checks
+from eventhub.models.statuses import OrderStatus
+from eventhub.services import audit, orders, payment_received
 from eventhub.services.payments import PaymentProvider
+from eventhub.services.payments.stripe import intent_checks
 
 logger = logging.getLogger("eventhub.payments")
 MAX_ORDER_ID = 2**31 - 1  # ids are INTEGER columns; a larger one is no order of ours
@@ -54,7 +55,7 @@ async def _order_for(session: AsyncSession, intent: dict[str, Any]) -> Order | N
 
     The metadata fallback covers an intent whose id we never stored (we crashed
     between creating it and saving it). It also finds an order that already has
-    another intent; `payment_checks.intent_mismatch` then refuses to apply it.
+    another intent; `intent_checks.intent_mismatch` then refuses to apply it.
     """
     intent_id = str(intent.get("id"))
     order = await orders.find_by_payment_intent(session, intent_id)
@@ -97,21 +98,14 @@ async def _intent_event(
         return "unknown order"
     assert order.id is not None
     order_id = order.id
-    problem = payment_checks.intent_mismatch(order, intent)
+    problem = intent_checks.intent_mismatch(order, intent)
     if problem is not None:
         logger.warning("stripe %s does not match order %s: %s", kind, order_id, problem)
-        payment_checks.record_mismatch(session, order, intent, problem, kind)
+        intent_checks.record_mismatch(session, order, intent, problem, kind)
         await session.commit()
         return "mismatch"
     if kind == "payment_intent.succeeded":
-        if order.status == OrderStatus.PENDING and await orders.mark_paid(
-            session, order, audit.SYSTEM
-        ):
-            return "paid"
-        order = await orders.reload(session, order_id)  # mark_paid may have rolled back
-        if order.status in RELEASED:
-            return await late_payments.accept_late_payment(session, order, provider)
-        return f"already {order.status.lower()}"
+        return await payment_received.apply_succeeded_payment(session, order, provider)
     if kind == "payment_intent.payment_failed":
         # Not final at Stripe: the buyer may retry the same intent while the hold lasts.
         return (

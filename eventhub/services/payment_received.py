@@ -1,8 +1,12 @@
-"""A payment that lands on a hold already released: keep it if the seats are free, else refund.
+"""An order's payment succeeded at the provider: what that does to the order, in one place.
 
-The contract's rule: a payment for an expired hold re-takes its seats when it
-still can; a payment for a cancelled hold or event, or for seats sold
-meanwhile, is refunded in full (through `refunds`, so only once).
+The webhook (`payments.stripe.webhook_events`), `eventhub payments reconcile` and
+a cancel that found its intent paid all call `apply_succeeded_payment` once the
+payment is known to be the order's own for its total. A hold still PENDING
+becomes PAID. The contract's rule for a payment that lands on a hold already
+released: it re-takes its seats when it still can (an expired hold); a payment
+for a cancelled hold or event, or for seats sold meanwhile, is refunded in full
+(through `refunds`, so only once).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Event, Order
-from eventhub.models.statuses import EventStatus, OrderStatus, PaymentStatus
+from eventhub.models.statuses import RELEASED, EventStatus, OrderStatus, PaymentStatus
 from eventhub.services import (
     audit,
     fair_share,
@@ -25,6 +29,25 @@ from eventhub.services import (
 )
 from eventhub.services.errors import LimitExceeded, PromoExhausted, SoldOut
 from eventhub.services.payments import PaymentProvider
+
+
+async def apply_succeeded_payment(
+    session: AsyncSession, order: Order, provider: PaymentProvider
+) -> str:
+    """The order's payment succeeded: PENDING → PAID, or the late-payment rule when released.
+
+    Returns "paid", "refunded", "raced" or "already <status>" (nothing to do, e.g. a replay).
+    Raises PaymentFailed when a refund it owes was not confirmed by the provider (the
+    refund stays claimed and is retried).
+    """
+    assert order.id is not None
+    order_id = order.id
+    if order.status == OrderStatus.PENDING and await orders.mark_paid(session, order, audit.SYSTEM):
+        return "paid"
+    order = await orders.reload(session, order_id)  # mark_paid may have rolled back
+    if order.status in RELEASED:
+        return await accept_late_payment(session, order, provider)
+    return f"already {order.status.lower()}"
 
 
 async def accept_late_payment(

@@ -1,4 +1,4 @@
-"""Whether a PaymentIntent can settle an order: the webhook and reconciliation both ask here.
+"""Whether a PaymentIntent can settle an order: the webhook, reconcile and intent cancels ask.
 
 An intent pays an order only when it is the order's own and it carries exactly
 the order's total in the order's currency. Anyone holding the account's secret
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eventhub.models import Order
 from eventhub.services import audit
-from eventhub.services.payments.stripe_provider import stripe_amount
+from eventhub.services.payments.stripe.client import stripe_amount
 
 MISMATCH_ACTION = "payment.mismatch"
 
