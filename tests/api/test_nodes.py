@@ -4,14 +4,25 @@ those allowed to see it; anything else (not ours, gone, an unknown type) is null
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from eventhub.global_ids import encode_id
 from eventhub.schema.nodes import NODE_TYPES
+from eventhub.settings import Settings
+from tests.conftest import make_settings
 from tests.support.factories import create_event, reserve
 from tests.support.graphql import GraphQLClient, make_admin
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The outbox routes at once: a webhook delivery must exist to be looked up."""
+    return make_settings(database_url, tmp_path, outbox_poll_seconds=0.05)
 
 
 async def test_each_node_type_is_found_by_those_allowed_and_hidden_from_others(
