@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -185,6 +186,13 @@ class Settings(BaseSettings):
     def _smtp_format(cls, value: str) -> str:
         if value and not re.match(r"^smtps?://[^/]*[^/@:]", value):
             raise ValueError("must look like smtp://[user:pass@]host[:587] or smtps://host[:465]")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_format(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address, e.g. EventHub <no-reply@example.com>")
         return value
 
     @model_validator(mode="after")

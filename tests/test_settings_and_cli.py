@@ -75,6 +75,7 @@ BAD_VALUES = {
     "schema, rate limit": ("schema", "EVENTHUB_RATE_LIMIT", "lots", None),
     "schema, provider": ("schema", "EVENTHUB_PAYMENT_PROVIDER", "paypal", None),
     "serve, smtp url": ("serve", "EVENTHUB_SMTP_URL", "http://mail.example.com", None),
+    "serve, mail from": ("serve", "EVENTHUB_MAIL_FROM", "EventHub", None),
     "db upgrade, negative ttl": ("db upgrade", "EVENTHUB_ACCESS_TOKEN_TTL", "-1", None),
     "serve, stripe without its key": (
         "serve",
