@@ -192,6 +192,28 @@ async def record_outcome(
     return str(values.get("status", "PENDING"))
 
 
+async def release(
+    session: AsyncSession, claims: Sequence[Claimed], now: datetime | None = None
+) -> int:
+    """Give back claims whose sends were stopped (a worker shutting down): due again at
+    once for any worker, and the attempt that never finished is not counted."""
+    now = now or utc_now()
+    released = 0
+    for claimed in claims:
+        result = await session.execute(
+            update(DELIVERIES)
+            .where(
+                DELIVERIES.c.id == claimed.delivery.id,
+                DELIVERIES.c.status == "PENDING",
+                DELIVERIES.c.attempts == claimed.delivery.attempts,
+            )
+            .values(attempts=DELIVERIES.c.attempts - 1, next_attempt_at=now)
+        )
+        released += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await session.commit()
+    return released
+
+
 def _short(error: str | None) -> str | None:
     return None if error is None else error[:500]
 

@@ -47,6 +47,7 @@ class Deliverer:
         self.channels = {channel.name: channel for channel in channels}
         self.policy = policy
         self.running: set[asyncio.Task[None]] = set()
+        self.claims: dict[asyncio.Task[None], Claimed] = {}
 
     async def round(self) -> int:
         """Route, then start sending what is due; returns how many sends it started."""
@@ -59,8 +60,13 @@ class Deliverer:
         for item in claimed:
             task = asyncio.create_task(self._send(item))
             self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            self.claims[task] = item
+            task.add_done_callback(self._finished)
         return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        self.claims.pop(task, None)
 
     async def drain(self) -> None:
         """Wait for the sends under way (tests, shutdown)."""
@@ -80,6 +86,21 @@ class Deliverer:
         async with self.sessions() as session:
             await outbox_delivery.record_outcome(session, item, outcome)
 
+    async def _stop_sends(self) -> None:
+        """Cancel the sends under way and give their claims back, so another worker sends
+        them now rather than when the lease runs out (a deploy's SIGTERM)."""
+        stopped = dict(self.claims)
+        for task in stopped:
+            task.cancel()
+        await asyncio.gather(*stopped, return_exceptions=True)
+        unfinished = [claim for task, claim in stopped.items() if task.cancelled()]
+        if unfinished:
+            try:
+                async with self.sessions() as session:
+                    await outbox_delivery.release(session, unfinished)
+            except Exception:  # the database is gone too: the leases run out by themselves
+                logger.warning("could not give back %d outbox claims", len(unfinished))
+
     async def run(self) -> None:
         try:
             while True:
@@ -96,8 +117,6 @@ class Deliverer:
                 else:
                     await asyncio.sleep(0)
         finally:
-            for task in list(self.running):
-                task.cancel()
-            await asyncio.gather(*list(self.running), return_exceptions=True)
+            await self._stop_sends()
             for close in self.on_close:
                 await close()

@@ -232,3 +232,37 @@ async def _pause() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_a_stopping_worker_gives_its_claims_back(
+    settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """A deploy stops a worker mid-send: the claim is given back at once, due for any
+    worker, and the attempt it never finished is not counted."""
+    import asyncio
+
+    import httpx
+
+    from eventhub.web.app import create_app
+
+    receiver.hang_seconds = 30
+    stopping = create_app(settings.model_copy(update={"webhook_timeout": 20.0}))
+    async with stopping.router.lifespan_context(stopping):
+        transport = httpx.ASGITransport(app=stopping)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            client = GraphQLClient(http)
+            organizer = await client.register(organizer=True)
+            endpoint_id, secret = await add_endpoint(stopping, organizer, receiver.base_url + "/h")
+            receiver.expect("/h", secret)
+            receiver.plan("/h", "timeout")
+            await create_event(client, organizer, promoCodes=[], **SMALL)
+            for _ in range(200):  # until the send is under way at the receiver
+                if receiver.at("/h"):
+                    break
+                await asyncio.sleep(0.05)
+            assert receiver.at("/h"), "the webhook was never sent"
+    async with stopping.state.eventhub.session_factory() as session:
+        [delivery] = await deliveries(session, endpoint_id)
+        assert (delivery.status, delivery.attempts) == ("PENDING", 0)
+        assert delivery.next_attempt_at <= datetime.now(UTC)
+        assert await attempts(session, endpoint_id) == []
