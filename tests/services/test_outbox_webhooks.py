@@ -132,7 +132,9 @@ async def test_a_rolled_back_booking_writes_no_message_and_sold_out_is_sent_once
     kinds = [m.kind for m in await messages(session) if m.kind != "event.published"]
     assert sorted(kinds) == ["event.sold_out", "order.paid", "order.paid"]
     got = await receiver.arrived(4, "/all")  # published, 2 paid, sold out
-    assert sorted(r.payload["type"] for r in got) == [
+    # At least once: an attempt cut off on a loaded machine is retried with the same id.
+    delivered = {r.webhook_id: r.payload["type"] for r in got if r.answered == "ok"}
+    assert sorted(delivered.values()) == [
         "event.published",
         "event.sold_out",
         "order.paid",
