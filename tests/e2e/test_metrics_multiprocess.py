@@ -153,7 +153,7 @@ async def test_a_dead_workers_subscriptions_are_no_longer_counted_open(
         assert holders
         os.kill(holders[0], signal.SIGKILL)  # a worker dies with subscriptions open
     # every client has gone: the dead worker's and the closed ones alike
-    for _ in range(15):  # closing ends each subscription asynchronously: up to 3 s
+    for _ in range(75):  # closing ends each subscription asynchronously: up to 15 s
         if not (still_open := await open_subscriptions(server)):
             break
         await asyncio.sleep(0.2)
